@@ -1,0 +1,42 @@
+"""kerasvhn: read multi-digit house numbers with Keras 3.
+
+>>> import kerasvhn
+>>> model = kerasvhn.MultiDigitNet("small")
+>>> model.count_params() < 3_000_000
+True
+"""
+
+from kerasvhn import layers
+from kerasvhn.layers import ConvBNReLU, PerImageStandardization
+from kerasvhn.model import MultiDigitNet
+from kerasvhn.presets import PRESETS
+from kerasvhn.sequence import (
+    CoverageAtAccuracy,
+    DigitAccuracy,
+    Readings,
+    SequenceAccuracy,
+    coverage_at_accuracy,
+    decode,
+    encode_numbers,
+    labels_to_numbers,
+    multi_digit_loss,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ConvBNReLU",
+    "CoverageAtAccuracy",
+    "DigitAccuracy",
+    "MultiDigitNet",
+    "PRESETS",
+    "PerImageStandardization",
+    "Readings",
+    "SequenceAccuracy",
+    "coverage_at_accuracy",
+    "decode",
+    "encode_numbers",
+    "labels_to_numbers",
+    "layers",
+    "multi_digit_loss",
+]

@@ -1,0 +1,65 @@
+"""Architectures of MultiDigitNet as plain config dicts.
+
+Each conv layer is `{"filters", "kernel_size", "strides", "pool"}`: a ConvBNReLU with
+those filters, kernel and strides, then (if `pool` is not None) 2x2 max pooling
+with that stride and "same" padding.
+"""
+
+import copy
+
+
+def _conv(filters, kernel_size, pool=None, strides=1):
+    return {"filters": filters, "kernel_size": kernel_size, "strides": strides, "pool": pool}
+
+
+PRESETS = {
+    # Goodfellow et al. 2013 (arXiv 1312.6082), their best network: eight conv layers
+    # of 48, 64, 128, 160 then 192 units, 5x5 kernels, 2x2 max pooling with strides
+    # alternating 2 and 1, two fully connected layers of 3072, dropout everywhere.
+    "goodfellow": {
+        "input_shape": (54, 54, 3),
+        "conv_layers": [
+            _conv(f, 5, pool=s) for f, s in zip((48, 64, 128, 160, 192, 192, 192, 192), (2, 1) * 4)
+        ],
+        "dense_units": [3072, 3072],
+        "conv_dropout": 0.2,
+        "dense_dropout": 0.5,
+    },
+    # The course project this product grew from: five conv layers with pooling and
+    # two dense layers (its six 11-way softmax heads map onto our length head and
+    # five 10-way digit heads).
+    "seed": {
+        "input_shape": (54, 54, 3),
+        "conv_layers": [
+            _conv(32, 3, pool=2),
+            _conv(64, 3, pool=2),
+            _conv(128, 3, pool=2),
+            _conv(128, 3, pool=2),
+            _conv(256, 3, pool=2),
+        ],
+        "dense_units": [1024, 512],
+        "conv_dropout": 0.1,
+        "dense_dropout": 0.5,
+    },
+    # Small and fast on CPU: the default for demos, tests and the shipped model.
+    "small": {
+        "input_shape": (54, 54, 3),
+        "conv_layers": [
+            _conv(32, 5, strides=2),
+            _conv(64, 3, pool=2),
+            _conv(96, 3, pool=2),
+            _conv(128, 3),
+            _conv(160, 3, pool=2),
+        ],
+        "dense_units": [512],
+        "conv_dropout": 0.1,
+        "dense_dropout": 0.3,
+    },
+}
+
+
+def preset_config(name):
+    """A copy of the named preset's config dict."""
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}")
+    return copy.deepcopy(PRESETS[name])

@@ -1,0 +1,329 @@
+"""The label format, the masked multi-head loss, decoding and the metrics.
+
+One label format everywhere: a dict `{"length": int (B,), "digits": int (B, max_digits)}`.
+`length` is the number of digits, 0..max_digits, or max_digits + 1 for "more than
+max_digits" (whose digits hold the first max_digits); digits past the length are 0 and
+ignored. The model's outputs are logits: `{"length": (B, max_digits + 2),
+"digits": (B, max_digits, 10)}`.
+"""
+
+from typing import NamedTuple
+
+import keras
+import numpy as np
+from keras import ops
+
+MORE_SUFFIX = "+"
+
+
+def more_class(max_digits):
+    """The length class meaning "more than max_digits digits"."""
+    return max_digits + 1
+
+
+def encode_numbers(numbers, max_digits=5):
+    """Encodes number strings as labels.
+
+    A number longer than max_digits gets the "more" length class and keeps its
+    first max_digits digits. A trailing "+" (as `labels_to_numbers` writes for that
+    class) is accepted, so the two functions round-trip.
+
+    >>> labels = encode_numbers(["1234", "57", ""])
+    >>> labels["length"].tolist(), labels["digits"][0].tolist()
+    ([4, 2, 0], [1, 2, 3, 4, 0])
+    """
+    numbers = list(numbers)
+    length = np.zeros((len(numbers),), np.int32)
+    digits = np.zeros((len(numbers), max_digits), np.int32)
+    for row, number in enumerate(numbers):
+        if not isinstance(number, str):
+            raise TypeError(f"numbers must be strings of digits, got {number!r} at index {row}")
+        text = number[: -len(MORE_SUFFIX)] if number.endswith(MORE_SUFFIX) else number
+        if not text.isascii() or not (text.isdigit() or text == ""):
+            raise ValueError(f"{number!r} at index {row} is not a string of digits 0-9")
+        if number.endswith(MORE_SUFFIX) and len(text) != max_digits:
+            raise ValueError(
+                f"{number!r} at index {row}: a '+' number must carry exactly {max_digits} digits"
+            )
+        long = len(text) > max_digits or number.endswith(MORE_SUFFIX)
+        length[row] = more_class(max_digits) if long else len(text)
+        kept = text[:max_digits]
+        digits[row, : len(kept)] = [int(c) for c in kept]
+    return {"length": length, "digits": digits}
+
+
+def labels_to_numbers(labels):
+    """Turns labels back into strings ("" for no number, "12345+" for "more").
+
+    >>> labels_to_numbers(encode_numbers(["907", "", "1234567"]))
+    ['907', '', '12345+']
+    """
+    length = np.asarray(labels["length"]).reshape(-1)
+    digits = np.asarray(labels["digits"])
+    max_digits = digits.shape[-1]
+    _check_labels(length, digits)
+    return [_number_string(n, row, max_digits) for n, row in zip(length, digits)]
+
+
+def _number_string(length, digits, max_digits):
+    shown = min(int(length), max_digits)
+    text = "".join(str(int(d)) for d in digits[:shown])
+    return text + MORE_SUFFIX if length == more_class(max_digits) else text
+
+
+def _check_labels(length, digits):
+    if digits.ndim != 2 or digits.shape[0] != length.shape[0]:
+        raise ValueError(
+            f"labels must be length (B,) and digits (B, max_digits); got length "
+            f"{length.shape} and digits {digits.shape}"
+        )
+    max_digits = digits.shape[1]
+    if length.size and (length.min() < 0 or length.max() > more_class(max_digits)):
+        raise ValueError(f"length labels must be in 0..{more_class(max_digits)}")
+    if digits.size and (digits.min() < 0 or digits.max() > 9):
+        raise ValueError("digit labels must be in 0..9")
+
+
+def _unpack(y):
+    if isinstance(y, dict):
+        return y["length"], y["digits"]
+    length, digits = y
+    return length, digits
+
+
+def _int_labels(y):
+    length, digits = _unpack(y)
+    length = ops.reshape(ops.cast(length, "int32"), (-1,))
+    return length, ops.cast(digits, "int32")
+
+
+def digit_mask(length, max_digits, dtype="float32"):
+    """1.0 for digit positions below the length, 0.0 for padding: (B, max_digits)."""
+    positions = ops.arange(max_digits, dtype="int32")
+    return ops.cast(positions[None, :] < ops.reshape(length, (-1, 1)), dtype)
+
+
+def multi_digit_loss(y_true, y_pred, sample_weight=None):
+    """Length cross-entropy plus the digit cross-entropies below the true length.
+
+    Padding positions contribute nothing to the loss or its gradients. Returns the
+    mean over the batch of the per-image sums (weighted by `sample_weight` as
+    Keras's "sum_over_batch_size" does).
+    """
+    length, digits = _int_labels(y_true)
+    length_logits, digit_logits = _unpack(y_pred)
+    length_logits = ops.cast(length_logits, "float32")
+    digit_logits = ops.cast(digit_logits, "float32")
+    max_digits = ops.shape(digit_logits)[1]
+    length_loss = ops.sparse_categorical_crossentropy(length, length_logits, from_logits=True)
+    digit_loss = ops.sparse_categorical_crossentropy(digits, digit_logits, from_logits=True)
+    masked = ops.sum(digit_loss * digit_mask(length, max_digits), axis=1)
+    per_image = length_loss + masked
+    if sample_weight is not None:
+        per_image = per_image * ops.reshape(ops.cast(sample_weight, "float32"), (-1,))
+    return ops.mean(per_image)
+
+
+def best_readings(length_logits, digit_logits, method="paper"):
+    """The most probable reading of each image, in keras.ops.
+
+    method="paper": the length L maximising log P(L) + sum over i < L of
+    max log P(s_i) (Goodfellow et al. 2013); the "more" class scores with all
+    max_digits digits. method="argmax": the most probable length class, alone.
+
+    Returns (length (B,), digits (B, max_digits), log_probability (B,)): the log
+    probability of the whole reading, so its exp is the confidence.
+    """
+    if method not in ("paper", "argmax"):
+        raise ValueError(f'method must be "paper" or "argmax", got {method!r}')
+    log_length = ops.log_softmax(ops.cast(length_logits, "float32"), axis=-1)
+    log_digits = ops.log_softmax(ops.cast(digit_logits, "float32"), axis=-1)
+    best_digit_log = ops.max(log_digits, axis=-1)
+    digits = ops.cast(ops.argmax(log_digits, axis=-1), "int32")
+    # prefix[:, L] = sum over i < L of the best digit log-probability, L = 0..max_digits.
+    prefix = ops.concatenate(
+        [ops.zeros_like(best_digit_log[:, :1]), ops.cumsum(best_digit_log, axis=1)], axis=1
+    )
+    # The "more" class reads all max_digits digits, like length max_digits.
+    prefix = ops.concatenate([prefix, prefix[:, -1:]], axis=1)
+    scores = log_length + prefix
+    if method == "paper":
+        length = ops.cast(ops.argmax(scores, axis=-1), "int32")
+    else:
+        length = ops.cast(ops.argmax(log_length, axis=-1), "int32")
+    log_probability = ops.take_along_axis(scores, length[:, None], axis=1)[:, 0]
+    return length, digits, log_probability
+
+
+class Readings(NamedTuple):
+    """Decoded numbers ("" for none, "12345+" for more than max_digits) and their
+    probabilities."""
+
+    numbers: list
+    confidences: np.ndarray
+
+
+def decode(outputs, method="paper"):
+    """Reads numbers off the model's outputs (`model.predict(x)`).
+
+    >>> import numpy as np
+    >>> length = np.log([[0.05, 0.05, 0.8, 0.04, 0.02, 0.02, 0.02]])
+    >>> digits = np.full((1, 5, 10), -5.0); digits[0, 0, 4] = 5; digits[0, 1, 2] = 5
+    >>> numbers, confidences = decode({"length": length, "digits": digits})
+    >>> numbers
+    ['42']
+    """
+    length_logits, digit_logits = _unpack(outputs)
+    length, digits, log_probability = best_readings(length_logits, digit_logits, method)
+    length = ops.convert_to_numpy(length)
+    digits = ops.convert_to_numpy(digits)
+    confidences = np.exp(ops.convert_to_numpy(log_probability)).astype(np.float32)
+    max_digits = digits.shape[-1]
+    numbers = [_number_string(n, row, max_digits) for n, row in zip(length, digits)]
+    return Readings(numbers, confidences)
+
+
+def readings_correct(y_true, y_pred, method="paper"):
+    """Whether each whole reading equals its label (keras.ops, (B,) bool) and the
+    readings' log probabilities."""
+    true_length, true_digits = _int_labels(y_true)
+    length, digits, log_probability = best_readings(*_unpack(y_pred), method=method)
+    max_digits = ops.shape(true_digits)[1]
+    digit_errors = ops.sum(
+        ops.cast(ops.not_equal(digits, true_digits), "int32")
+        * digit_mask(true_length, max_digits, "int32"),
+        axis=1,
+    )
+    correct = ops.logical_and(ops.equal(length, true_length), ops.equal(digit_errors, 0))
+    return correct, log_probability
+
+
+def coverage_at_accuracy(confidences, correct, target=0.98):
+    """The largest fraction of images, most confident first, read at >= target accuracy.
+
+    The paper's figure of merit (95.64% coverage at 98% accuracy on SVHN): sort by
+    confidence, keep the largest prefix whose accuracy stays at or above the target.
+
+    >>> coverage_at_accuracy([0.9, 0.8, 0.7, 0.6], [True, True, False, True], 0.75)
+    1.0
+    >>> coverage_at_accuracy([0.9, 0.8, 0.7, 0.6], [True, True, False, True], 0.9)
+    0.5
+    """
+    confidences = np.asarray(confidences, np.float64).reshape(-1)
+    correct = np.asarray(correct, bool).reshape(-1)
+    if confidences.shape != correct.shape:
+        raise ValueError("confidences and correct must have the same length")
+    if confidences.size == 0:
+        return 0.0
+    order = np.argsort(-confidences, kind="stable")
+    hits = np.cumsum(correct[order])
+    kept = np.arange(1, confidences.size + 1)
+    # Ties in confidence cannot be split: only prefixes ending at a change count.
+    sorted_conf = confidences[order]
+    boundary = np.append(sorted_conf[1:] != sorted_conf[:-1], True)
+    ok = (hits >= target * kept - 1e-12) & boundary
+    return float(kept[ok].max() / confidences.size) if ok.any() else 0.0
+
+
+class _ReadingMetric(keras.metrics.Metric):
+    """Base of the metrics that read whole label dicts and output dicts."""
+
+    def __init__(self, method="paper", name=None, dtype=None):
+        super().__init__(name=name, dtype=dtype)
+        self.method = method
+
+    def get_config(self):
+        return {**super().get_config(), "method": self.method}
+
+
+@keras.saving.register_keras_serializable(package="kerasvhn")
+class SequenceAccuracy(_ReadingMetric):
+    """Whole-number accuracy: the length and every digit right."""
+
+    def __init__(self, method="paper", name="sequence_accuracy", dtype=None):
+        super().__init__(method=method, name=name, dtype=dtype)
+        self.correct = self.add_variable((), initializer="zeros", name="correct")
+        self.total = self.add_variable((), initializer="zeros", name="total")
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        correct, _ = readings_correct(y_true, y_pred, self.method)
+        weight = ops.ones_like(ops.cast(correct, "float32"))
+        if sample_weight is not None:
+            weight = ops.reshape(ops.cast(sample_weight, "float32"), (-1,))
+        self.correct.assign_add(ops.sum(ops.cast(correct, "float32") * weight))
+        self.total.assign_add(ops.sum(weight))
+
+    def result(self):
+        return ops.divide_no_nan(self.correct, self.total)
+
+
+@keras.saving.register_keras_serializable(package="kerasvhn")
+class DigitAccuracy(keras.metrics.Metric):
+    """Per-digit accuracy: argmax digits right, over positions below the true length."""
+
+    def __init__(self, name="digit_accuracy", dtype=None):
+        super().__init__(name=name, dtype=dtype)
+        self.correct = self.add_variable((), initializer="zeros", name="correct")
+        self.total = self.add_variable((), initializer="zeros", name="total")
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        true_length, true_digits = _int_labels(y_true)
+        _, digit_logits = _unpack(y_pred)
+        predicted = ops.cast(ops.argmax(digit_logits, axis=-1), "int32")
+        mask = digit_mask(true_length, ops.shape(true_digits)[1])
+        if sample_weight is not None:
+            mask = mask * ops.reshape(ops.cast(sample_weight, "float32"), (-1, 1))
+        hits = ops.cast(ops.equal(predicted, true_digits), "float32")
+        self.correct.assign_add(ops.sum(hits * mask))
+        self.total.assign_add(ops.sum(mask))
+
+    def result(self):
+        return ops.divide_no_nan(self.correct, self.total)
+
+
+@keras.saving.register_keras_serializable(package="kerasvhn")
+class CoverageAtAccuracy(_ReadingMetric):
+    """Coverage at a target whole-number accuracy, streamed through confidence bins.
+
+    Keeps per-bin counts of readings and of correct readings, so the result is
+    exact up to the bin width (1/bins of confidence); `coverage_at_accuracy` gives
+    the exact figure from stored confidences.
+    """
+
+    def __init__(self, target=0.98, bins=1000, method="paper", name=None, dtype=None):
+        name = name or f"coverage_at_{round(target * 100)}"
+        super().__init__(method=method, name=name, dtype=dtype)
+        if not 0.0 < target <= 1.0:
+            raise ValueError(f"target must be in (0, 1], got {target!r}")
+        self.target = float(target)
+        self.bins = int(bins)
+        self.bin_correct = self.add_variable((self.bins,), initializer="zeros", name="bin_correct")
+        self.bin_total = self.add_variable((self.bins,), initializer="zeros", name="bin_total")
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        correct, log_probability = readings_correct(y_true, y_pred, self.method)
+        confidence = ops.exp(log_probability)
+        index = ops.minimum(ops.cast(confidence * self.bins, "int32"), self.bins - 1)
+        one_hot = ops.one_hot(index, self.bins, dtype="float32")
+        if sample_weight is not None:
+            one_hot = one_hot * ops.reshape(ops.cast(sample_weight, "float32"), (-1, 1))
+        self.bin_total.assign_add(ops.sum(one_hot, axis=0))
+        self.bin_correct.assign_add(
+            ops.sum(one_hot * ops.cast(correct, "float32")[:, None], axis=0)
+        )
+
+    def result(self):
+        # Most confident bins first: running accuracy of each prefix of bins.
+        kept = ops.cumsum(ops.flip(self.bin_total, axis=0))
+        hits = ops.cumsum(ops.flip(self.bin_correct, axis=0))
+        ok = ops.logical_and(hits >= self.target * kept - 1e-6, kept > 0)
+        best = ops.max(ops.where(ok, kept, ops.zeros_like(kept)))
+        return ops.divide_no_nan(best, ops.sum(self.bin_total))
+
+    def get_config(self):
+        return {**super().get_config(), "target": self.target, "bins": self.bins}
+
+
+def default_metrics():
+    """The metrics `MultiDigitNet.compile()` reports unless told otherwise."""
+    return [SequenceAccuracy(), DigitAccuracy(), CoverageAtAccuracy(0.98)]
