@@ -13,7 +13,7 @@ venv: $(STAMP)
 
 $(STAMP): pyproject.toml setup.py constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade "pip>=24" "setuptools>=68" wheel -c constraints.txt
+	$(BIN)/pip install -q --upgrade setuptools wheel -c constraints.txt
 	$(BIN)/pip install -q -c constraints.txt -e ".[torch,tensorflow,jax,gpu,dev]"
 	touch $(STAMP)
 
