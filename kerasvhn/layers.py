@@ -52,7 +52,7 @@ class ConvBNReLU(keras.layers.Layer):
 
     >>> import numpy as np, kerasvhn
     >>> layer = kerasvhn.layers.ConvBNReLU(16, 3)
-    >>> layer(np.zeros((2, 54, 54, 3), "float32")).shape
+    >>> tuple(layer(np.zeros((2, 54, 54, 3), "float32")).shape)
     (2, 54, 54, 16)
     """
 
@@ -216,9 +216,9 @@ class PerImageStandardization(keras.layers.Layer):
 
     Example:
 
-    >>> import numpy as np, kerasvhn
+    >>> import keras, numpy as np, kerasvhn
     >>> y = kerasvhn.layers.PerImageStandardization()(np.full((1, 4, 4, 3), 7.0))
-    >>> float(abs(y).max())
+    >>> float(keras.ops.max(keras.ops.abs(y)))
     0.0
     """
 
