@@ -24,11 +24,11 @@ demo: $(STAMP)
 test: $(STAMP)
 	@set -e; for backend in $(BACKENDS); do \
 	  echo "=== tests on the $$backend backend ==="; \
-	  KERAS_BACKEND=$$backend $(BIN)/python -m pytest -q -p no:cacheprovider tests $$( [ $$backend = torch ] && echo kerasvhn ); \
+	  KERAS_BACKEND=$$backend $(BIN)/python -m pytest -q -p no:cacheprovider tests kerasvhn; \
 	done
 
 test-%: $(STAMP)
-	KERAS_BACKEND=$* $(BIN)/python -m pytest -q -p no:cacheprovider tests
+	KERAS_BACKEND=$* $(BIN)/python -m pytest -q -p no:cacheprovider tests kerasvhn
 
 bench: $(STAMP)
 	$(BIN)/python bench/presets.py
