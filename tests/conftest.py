@@ -9,6 +9,8 @@ import keras
 import numpy as np
 import pytest
 
+from kerasvhn.seeding import set_random_seed
+
 BACKEND = keras.backend.backend()
 ALL_BACKENDS = ("torch", "tensorflow", "jax")
 
@@ -17,27 +19,9 @@ def pytest_report_header(config):
     return f"keras {keras.__version__}, backend {BACKEND}"
 
 
-def seed_everything(seed=0):
-    """keras.utils.set_random_seed without its side effect of importing TensorFlow
-    into torch and jax processes."""
-    import random
-
-    from keras.src.backend.common import global_state
-
-    random.seed(seed)
-    np.random.seed(seed)
-    global_state.set_global_attribute("random_seed", seed)
-    if BACKEND == "torch":
-        import torch
-
-        torch.manual_seed(seed)
-    if BACKEND == "tensorflow":
-        keras.utils.set_random_seed(seed)
-
-
 @pytest.fixture(autouse=True)
 def _fresh_keras_state():
-    seed_everything(0)
+    set_random_seed(0)
     yield
     keras.config.set_dtype_policy("float32")
 

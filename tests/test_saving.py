@@ -41,8 +41,12 @@ def test_save_and_load_predicts_identically(trained):
     got = loaded.predict(x, verbose=0)
     for key in ("length", "digits"):
         np.testing.assert_array_equal(got[key], expected[key])
-    # Still trainable with the default loss and metrics after loading.
-    loaded.compile(optimizer="adam")
+    # Compiled as it was saved: default loss and metrics, the optimizer and its state.
+    assert loaded.compiled
+    assert [m.name for m in loaded._reading_metrics] == [m.name for m in model._reading_metrics]
+    np.testing.assert_array_equal(
+        keras.ops.convert_to_numpy(loaded.optimizer.iterations), keras.ops.convert_to_numpy(model.optimizer.iterations)
+    )
     history = loaded.fit(x, kerasvhn.encode_numbers(["1"] * 6), epochs=1, verbose=0).history
     assert "sequence_accuracy" in history
 

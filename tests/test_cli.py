@@ -1,0 +1,131 @@
+"""The kerasvhn command line: info, synth-preview, a tiny demo, bad arguments."""
+
+import json
+import re
+import subprocess
+import sys
+import zipfile
+
+import pytest
+from PIL import Image
+
+import kerasvhn
+from conftest import BACKEND
+from kerasvhn.cli import main
+
+
+def test_info_lists_the_presets(capsys):
+    assert main(["info"]) == 0
+    out = capsys.readouterr().out
+    assert f"kerasvhn {kerasvhn.__version__}" in out
+    assert f"backend {BACKEND}" in out
+    for name in kerasvhn.PRESETS:
+        line = next(line for line in out.splitlines() if line.split()[:1] == [name])
+        assert "54x54x3" in line
+        count = int(re.search(r"([\d,]+) parameters", line).group(1).replace(",", ""))
+        assert count > 100_000
+    small = next(line for line in out.splitlines() if line.split()[:1] == ["small"])
+    assert f"{kerasvhn.MultiDigitNet('small').count_params():,}" in small
+
+
+def test_synth_preview_writes_a_contact_sheet(tmp_path, capsys):
+    path = tmp_path / "sheet.png"
+    assert main(["synth-preview", str(path), "--count", "12", "--seed", "3"]) == 0
+    assert "wrote 12 images" in capsys.readouterr().out
+    with Image.open(path) as image:
+        assert image.format == "PNG" and image.width > 300
+
+
+def test_tiny_demo_writes_its_report(tmp_path, capsys):
+    out_dir = tmp_path / "demo"
+    argv = ["demo", "--out", str(out_dir), "--train-count", "64", "--test-count", "32", "--epochs", "1", "--quiet"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"^whole-number accuracy: \d{1,3}\.\d%$", out, re.MULTILINE), out
+    assert re.search(r"^per-digit accuracy: \d{1,3}\.\d%$", out, re.MULTILINE), out
+    assert re.search(r"^coverage at 98% accuracy: \d{1,3}\.\d%$", out, re.MULTILINE), out
+    assert re.search(r"training: \d+ images/s; prediction: \d+ images/s", out), out
+    for name in ("history.json", "training_curves.png", "examples.png", "model.keras"):
+        assert (out_dir / name).is_file(), name
+    report = json.loads((out_dir / "history.json").read_text())
+    assert report["backend"] == BACKEND
+    assert report["settings"]["train_count"] == 64 and report["settings"]["epochs"] == 1
+    assert len(report["history"]["loss"]) == 1 and "val_sequence_accuracy" in report["history"]
+    printed = float(re.search(r"whole-number accuracy: ([\d.]+)%", out).group(1))
+    assert abs(100 * report["test"]["whole_number_accuracy"] - printed) < 0.051
+    for name in ("training_curves.png", "examples.png"):
+        with Image.open(out_dir / name) as image:
+            assert image.format == "PNG"
+    # A Keras archive of a MultiDigitNet (loading it is tested in test_saving.py;
+    # rebuilding the model here would double this test's time on jax).
+    with zipfile.ZipFile(out_dir / "model.keras") as archive:
+        assert {"config.json", "model.weights.h5"} <= set(archive.namelist())
+        config = json.loads(archive.read("config.json"))
+    assert config["class_name"] == "MultiDigitNet" and config["config"]["preset"] == "small"
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        ([], "choose a command"),
+        (["frobnicate"], "invalid choice"),
+        (["demo", "--epochs", "0"], "must be at least 1"),
+        (["demo", "--train-count", "lots"], "expected an integer"),
+        (["demo", "--seed", "-3"], "must be at least 0"),
+        (["demo", "--unknown"], "unrecognized arguments"),
+        (["synth-preview"], "required"),
+        (["synth-preview", "sheet.jpg"], "ending in .png"),
+        (["synth-preview", "sheet.png", "--count", "100000"], "at most"),
+        (["synth-preview", "no/such/folder/sheet.png"], "does not exist"),
+    ],
+)
+def test_bad_arguments_exit_nonzero_with_a_message(argv, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code not in (0, None)
+    assert message in capsys.readouterr().err
+
+
+def test_demo_out_must_be_a_folder(tmp_path, capsys):
+    not_a_folder = tmp_path / "file"
+    not_a_folder.write_text("")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["demo", "--out", str(not_a_folder)])
+    assert exit_info.value.code == 2
+    assert "is not a folder" in capsys.readouterr().err
+
+
+def test_command_line_process_exit_status():
+    """Through a real process: the exit status and message of a bad argument."""
+    result = subprocess.run(
+        [sys.executable, "-m", "kerasvhn.cli", "demo", "--epochs", "-1"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2
+    assert "--epochs" in result.stderr and "must be at least 1" in result.stderr
+
+
+def test_prepare_command(tmp_path, capsys):
+    from test_prepare import make_split, record
+
+    make_split(tmp_path / "svhn" / "train", [record("1.png", "12"), record("2.png", "3")])
+    assert main(["prepare", str(tmp_path / "svhn"), str(tmp_path / "cache")]) == 0
+    assert "train: 2 images written" in capsys.readouterr().out
+    assert main(["prepare", str(tmp_path / "svhn"), str(tmp_path / "cache")]) == 0
+    assert "train: 2 images cached" in capsys.readouterr().out
+    assert main(["prepare", str(tmp_path / "nothing"), str(tmp_path / "cache")]) == 1
+    assert "no split folders" in capsys.readouterr().err
+
+
+def test_download_command_without_network(tmp_path, capsys):
+    # A closed local port stands for "no network": a clear message, exit status 1.
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    status = main(["download", str(tmp_path), "--splits", "test", "--base-url", f"http://127.0.0.1:{port}/"])
+    assert status == 1
+    assert "127.0.0.1" in capsys.readouterr().err

@@ -1,0 +1,113 @@
+import shutil
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+from PIL import Image
+
+from kerasvhn import labels_to_numbers
+from kerasvhn.data.digitstruct_writer import write_digitstruct
+from kerasvhn.data.prepare import PrepareError, crop_box, prepare, prepare_split
+
+FIXTURE = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "svhn-train-sample"
+
+
+def record(name, number, left=10.0, top=5.0, width=8.0, height=20.0, gap=9.0):
+    labels = [float(int(c) or 10) for c in number]
+    return {
+        "name": name,
+        "label": labels,
+        "left": [left + gap * i for i in range(len(number))],
+        "top": [top] * len(number),
+        "width": [width] * len(number),
+        "height": [height] * len(number),
+    }
+
+
+def make_split(folder, entries, mode="RGB", size=(80, 40)):
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    for entry in entries:
+        pixels = rng.integers(0, 256, size=(size[1], size[0], 3), dtype=np.uint8)
+        Image.fromarray(pixels).convert(mode).save(folder / entry["name"])
+    write_digitstruct(folder / "digitStruct.mat", entries)
+    return folder
+
+
+def test_crop_box_is_the_papers():
+    # Union 10..36 x 5..25, expanded by 15% of 26 (3.9) and of 20 (3) on each side.
+    assert crop_box(record("1.png", "123"), 80, 40) == (6, 2, 40, 28)
+    # Clipped to the image.
+    assert crop_box(record("1.png", "1", left=0, top=0, width=80, height=40), 80, 40) == (0, 0, 80, 40)
+    assert crop_box(record("1.png", "1", left=200, top=0), 80, 40) is None
+
+
+def test_prepare_split_writes_the_cache(tmp_path):
+    entries = [record(f"{i + 1}.png", n) for i, n in enumerate(["12", "7", "1234567", "905"])]
+    src = make_split(tmp_path / "train", entries)
+    summary = prepare_split(src, tmp_path / "out" / "train.h5", progress=False)
+    assert summary.images == 4 and summary.more_than_max_digits == 1 and not summary.skipped
+    with h5py.File(tmp_path / "out" / "train.h5") as f:
+        assert f["images"].shape == (4, 64, 64, 3) and f["images"].dtype == np.uint8
+        labels = {"length": f["length"][:], "digits": f["digits"][:]}
+        assert labels_to_numbers(labels) == ["12", "7", "12345+", "905"]
+        names = [n.decode() if isinstance(n, bytes) else n for n in f["names"][:]]
+        assert names == ["1.png", "2.png", "3.png", "4.png"]
+        # The first image is its crop, resized.
+        source = Image.open(src / "1.png").convert("RGB")
+        expected = np.asarray(source.crop(crop_box(entries[0], 80, 40)).resize((64, 64), Image.BILINEAR))
+        np.testing.assert_array_equal(f["images"][0], expected)
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["train.h5"]  # no temp files left
+    again = prepare_split(src, tmp_path / "out" / "train.h5", progress=False)
+    assert again.cached and again.images == 4
+
+
+def test_both_workers_give_the_same_cache(tmp_path):
+    entries = [record(f"{i + 1}.png", str(i)) for i in range(80)]
+    src = make_split(tmp_path / "train", entries)
+    prepare_split(src, tmp_path / "one.h5", workers=1, progress=False)
+    prepare_split(src, tmp_path / "two.h5", workers=2, progress=False)
+    with h5py.File(tmp_path / "one.h5") as a, h5py.File(tmp_path / "two.h5") as b:
+        np.testing.assert_array_equal(a["images"][:], b["images"][:])
+        np.testing.assert_array_equal(a["digits"][:], b["digits"][:])
+
+
+@pytest.mark.parametrize("mode", ["L", "RGBA", "P", "I;16"])
+def test_other_image_modes_become_rgb(tmp_path, mode):
+    src = make_split(tmp_path / "test", [record("1.png", "42")], mode=mode)
+    summary = prepare_split(src, tmp_path / "test.h5", progress=False)
+    assert summary.images == 1 and not summary.skipped
+
+
+def test_bad_images_are_skipped_and_reported(tmp_path):
+    entries = [record("1.png", "1"), record("2.png", "2"), record("3.png", "3", left=500), record("4.png", "4")]
+    src = make_split(tmp_path / "train", entries)
+    (src / "2.png").write_bytes(b"\x89PNG\r\n\x1a\nnot really")
+    (src / "4.png").unlink()
+    summary = prepare_split(src, tmp_path / "train.h5", progress=False)
+    assert summary.images == 1
+    reasons = dict(summary.skipped)
+    assert set(reasons) == {"2.png", "3.png", "4.png"}
+    assert "unreadable" in reasons["2.png"] and "outside" in reasons["3.png"] and "not found" in reasons["4.png"]
+    assert "3 skipped" in str(summary)
+
+
+def test_prepare_finds_split_folders(tmp_path):
+    make_split(tmp_path / "svhn" / "train", [record("1.png", "1")])
+    make_split(tmp_path / "svhn" / "test", [record("1.png", "2")])
+    summaries = prepare(tmp_path / "svhn", tmp_path / "cache", progress=False)
+    assert sorted(s.split for s in summaries) == ["test", "train"]
+    assert sorted(p.name for p in (tmp_path / "cache").iterdir()) == ["test.h5", "train.h5"]
+    with pytest.raises(PrepareError, match="no split folders"):
+        prepare(tmp_path / "cache", tmp_path / "x", progress=False)
+
+
+@pytest.mark.skipif(not FIXTURE.exists(), reason="the shared SVHN fixture is not beside this checkout")
+def test_real_fixture(tmp_path):
+    src = tmp_path / "train"
+    shutil.copytree(FIXTURE, src)
+    summary = prepare_split(src, tmp_path / "train.h5", progress=False)
+    assert summary.images == 3 and len(summary.skipped) == 36  # only three images ship
+    with h5py.File(tmp_path / "train.h5") as f:
+        assert labels_to_numbers({"length": f["length"][:], "digits": f["digits"][:]}) == ["19", "23", "25"]
