@@ -7,20 +7,19 @@ import os
 
 from setuptools import find_packages, setup
 
-# Cython extensions: (module name, .pyx source). The data issue adds the
-# digitStruct.mat parser here.
-CYTHON_EXTENSIONS = []
+# Cython extensions: (module name, .pyx source). KERASVHN_NO_EXTENSIONS=1 at build
+# time skips them; the pure paths give the same results.
+CYTHON_EXTENSIONS = [("kerasvhn.data._digitstruct", "kerasvhn/data/_digitstruct.pyx")]
 
 
 def extensions():
     if not CYTHON_EXTENSIONS or os.environ.get("KERASVHN_NO_EXTENSIONS") == "1":
         return []
-    import numpy
     from Cython.Build import cythonize
     from setuptools import Extension
 
     modules = [
-        Extension(name, [source], include_dirs=[numpy.get_include()])
+        Extension(name, [source], extra_compile_args=["-O3"])
         for name, source in CYTHON_EXTENSIONS
     ]
     return cythonize(modules, language_level=3)
