@@ -3,4 +3,15 @@
 One module per op (its @triton.jit kernels and the torch.autograd.Function that
 launches them). Nothing here is imported unless `kerasvhn.fused` decides a kernel
 can run: on the torch backend, never in a process where TensorFlow is loaded.
+
+- `conv_bn_relu`: NHWC implicit-GEMM conv2d + BatchNorm + ReLU, training (batch
+  statistics, Chan-merged per-tile mean/M2) and inference (BN folded), with a
+  Triton backward; `conv_bn_relu_layer(layer, inputs, use_batch_statistics)` is
+  what `ConvBNReLU.call` runs.
+- `fgsm_step`: the fused FGSM/PGD step `fgsm_step(x, x0, grad, step, eps, lo, hi)`
+  and its random start `random_start(x0, eps, lo, hi, seed)`.
+- `_triton`: what the kernel modules share about Triton (never after TensorFlow;
+  the interpreter, TRITON_INTERPRET=1, on which they are tested on CPU); `_aot`:
+  compile specs for bench/aot.py, which checks every GPU variant ahead of time for
+  sm_80 and sm_90.
 """
