@@ -6,7 +6,8 @@
 True
 """
 
-from kerasvhn import layers
+from kerasvhn import adversarial, layers
+from kerasvhn.adversarial import AdversarialTraining, fgsm, pgd, robustness_report
 from kerasvhn.layers import ConvBNReLU, PerImageStandardization
 from kerasvhn.model import MultiDigitNet
 from kerasvhn.presets import PRESETS
@@ -25,6 +26,7 @@ from kerasvhn.sequence import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "AdversarialTraining",
     "ConvBNReLU",
     "CoverageAtAccuracy",
     "DigitAccuracy",
@@ -33,10 +35,14 @@ __all__ = [
     "PerImageStandardization",
     "Readings",
     "SequenceAccuracy",
+    "adversarial",
     "coverage_at_accuracy",
     "decode",
     "encode_numbers",
+    "fgsm",
     "labels_to_numbers",
     "layers",
     "multi_digit_loss",
+    "pgd",
+    "robustness_report",
 ]

@@ -5,6 +5,7 @@
     kerasvhn info
     kerasvhn download DATA_DIR [--splits train test extra] [--base-url URL]
     kerasvhn prepare SRC OUT [--max-digits N] [--workers N]
+    kerasvhn attack --model M.keras (--data SPLIT.h5 | --synthetic N) [--eps ...] [--attacks ...]
 
 The Keras backend is the one KERAS_BACKEND names (tensorflow by default).
 """
@@ -100,6 +101,17 @@ def build_parser():
     prepare.add_argument("out", type=Path, metavar="OUT")
     prepare.add_argument("--max-digits", type=_int_at_least(1), default=5)
     prepare.add_argument("--workers", type=_int_at_least(1), default=None, help="processes (default: 2 at most)")
+
+    from kerasvhn.adversarial.command import add_attack_arguments
+
+    attack = commands.add_parser(
+        "attack",
+        help="robustness report of a saved model under FGSM/PGD (table, CSV, plot, image grid)",
+        description="Attacks a saved model (.keras) on a prepared split (.h5), an .npz, or synthetic "
+        "numbers at each eps, prints whole-number and per-digit accuracy, and writes "
+        "robustness.csv, robustness.png and adversarial_examples.png to --out.",
+    )
+    add_attack_arguments(attack)
     return parser
 
 
@@ -172,7 +184,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help(sys.stderr)
-        parser.exit(2, "\nkerasvhn: error: choose a command: demo, download, prepare, synth-preview or info\n")
+        parser.exit(2, "\nkerasvhn: error: choose a command: demo, download, prepare, attack, synth-preview or info\n")
     try:
         if args.command == "info":
             _info(sys.stdout)
@@ -187,6 +199,14 @@ def main(argv=None):
             _download(args)
         elif args.command == "prepare":
             _prepare(args)
+        elif args.command == "attack":
+            from kerasvhn.adversarial.command import attack_main
+
+            try:
+                return attack_main(args)
+            except ValueError as error:  # data that does not fit the model
+                print(f"kerasvhn: error: {error}", file=sys.stderr)
+                return 1
         elif args.command == "demo":
             if args.out.exists() and not args.out.is_dir():
                 parser.error(f"demo: --out {args.out} exists and is not a folder")

@@ -130,10 +130,23 @@ class MultiDigitNet(keras.Model):
             **kwargs,
         )
         self._reading_metrics = reading
+        # What compile_from_config needs to compile a loaded model the same way.
+        self._kerasvhn_compile_arguments = {
+            "optimizer": self.optimizer,
+            "loss": "auto" if self._uses_default_loss else loss,
+            "metrics": metrics,
+            **kwargs,
+        }
 
-    @property
-    def metrics(self):
-        return super().metrics + list(getattr(self, "_reading_metrics", []))
+    def train_step(self, *args):
+        """Keras's training step; while a `kerasvhn.AdversarialTraining` callback is
+        on, the batch is first mixed with adversarial examples (see
+        `kerasvhn.adversarial.training.AdversarialStep`)."""
+        # torch and tensorflow call train_step(data), jax train_step(state, data).
+        adversarial_step = getattr(self, "_adversarial_step", None)
+        if adversarial_step is None:
+            return super().train_step(*args)
+        return adversarial_step(self, super().train_step, *args)
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         if not self._uses_default_loss:
@@ -164,3 +177,21 @@ class MultiDigitNet(keras.Model):
     @classmethod
     def from_config(cls, config):
         return cls(**config)
+
+    def get_compile_config(self):
+        if not self.compiled or not hasattr(self, "_kerasvhn_compile_arguments"):
+            return {}
+        config = keras.saving.serialize_keras_object(self._kerasvhn_compile_arguments)
+        optimizer = config["optimizer"]
+        if isinstance(optimizer, dict) and optimizer.get("module", "").startswith("keras.src.backend."):
+            # Keras records the backend's own optimizer class (e.g. a torch module);
+            # loading that under another backend would import torch next to TensorFlow.
+            optimizer["module"] = "keras.optimizers"
+        return config
+
+    def compile_from_config(self, config):
+        """Compiles a loaded model as it was compiled when saved (loss, metrics,
+        optimizer and its state)."""
+        self.compile(**keras.saving.deserialize_keras_object(config))
+        if self.built:
+            self.optimizer.build(self.trainable_variables)

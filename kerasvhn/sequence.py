@@ -119,9 +119,22 @@ def multi_digit_loss(y_true, y_pred, sample_weight=None):
     digit_loss = ops.sparse_categorical_crossentropy(digits, digit_logits, from_logits=True)
     masked = ops.sum(digit_loss * digit_mask(length, max_digits), axis=1)
     per_image = length_loss + masked
-    if sample_weight is not None:
-        per_image = per_image * ops.reshape(ops.cast(sample_weight, "float32"), (-1,))
+    weight = per_image_weight(sample_weight)
+    if weight is not None:
+        per_image = per_image * weight
     return ops.mean(per_image)
+
+
+def per_image_weight(sample_weight):
+    """One float32 weight per image from what Keras passes as `sample_weight`: an
+    array, or (with dict labels) a dict or list of the same array per output."""
+    if isinstance(sample_weight, dict):
+        sample_weight = sample_weight.get("length", next(iter(sample_weight.values()), None))
+    elif isinstance(sample_weight, (list, tuple)):
+        sample_weight = sample_weight[0] if sample_weight else None
+    if sample_weight is None:
+        return None
+    return ops.reshape(ops.cast(sample_weight, "float32"), (-1,))
 
 
 def best_readings(length_logits, digit_logits, method="paper"):
@@ -247,9 +260,9 @@ class SequenceAccuracy(_ReadingMetric):
 
     def update_state(self, y_true, y_pred, sample_weight=None):
         correct, _ = readings_correct(y_true, y_pred, self.method)
-        weight = ops.ones_like(ops.cast(correct, "float32"))
-        if sample_weight is not None:
-            weight = ops.reshape(ops.cast(sample_weight, "float32"), (-1,))
+        weight = per_image_weight(sample_weight)
+        if weight is None:
+            weight = ops.ones_like(ops.cast(correct, "float32"))
         self.correct.assign_add(ops.sum(ops.cast(correct, "float32") * weight))
         self.total.assign_add(ops.sum(weight))
 
@@ -271,8 +284,9 @@ class DigitAccuracy(keras.metrics.Metric):
         _, digit_logits = _unpack(y_pred)
         predicted = ops.cast(ops.argmax(digit_logits, axis=-1), "int32")
         mask = digit_mask(true_length, ops.shape(true_digits)[1])
-        if sample_weight is not None:
-            mask = mask * ops.reshape(ops.cast(sample_weight, "float32"), (-1, 1))
+        weight = per_image_weight(sample_weight)
+        if weight is not None:
+            mask = mask * weight[:, None]
         hits = ops.cast(ops.equal(predicted, true_digits), "float32")
         self.correct.assign_add(ops.sum(hits * mask))
         self.total.assign_add(ops.sum(mask))
@@ -305,8 +319,9 @@ class CoverageAtAccuracy(_ReadingMetric):
         confidence = ops.exp(log_probability)
         index = ops.minimum(ops.cast(confidence * self.bins, "int32"), self.bins - 1)
         one_hot = ops.one_hot(index, self.bins, dtype="float32")
-        if sample_weight is not None:
-            one_hot = one_hot * ops.reshape(ops.cast(sample_weight, "float32"), (-1, 1))
+        weight = per_image_weight(sample_weight)
+        if weight is not None:
+            one_hot = one_hot * weight[:, None]
         self.bin_total.assign_add(ops.sum(one_hot, axis=0))
         self.bin_correct.assign_add(
             ops.sum(one_hot * ops.cast(correct, "float32")[:, None], axis=0)

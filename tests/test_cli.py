@@ -129,3 +129,15 @@ def test_download_command_without_network(tmp_path, capsys):
     status = main(["download", str(tmp_path), "--splits", "test", "--base-url", f"http://127.0.0.1:{port}/"])
     assert status == 1
     assert "127.0.0.1" in capsys.readouterr().err
+
+
+def test_attack_command(tmp_path, capsys):
+    model = kerasvhn.MultiDigitNet("small")
+    model.save(tmp_path / "m.keras")
+    status = main(
+        ["attack", "--model", str(tmp_path / "m.keras"), "--synthetic", "16", "--eps", "0,2",
+         "--attacks", "fgsm", "--out", str(tmp_path / "report")]
+    )
+    assert status in (0, None)
+    assert (tmp_path / "report" / "robustness.csv").exists()
+    assert "fgsm" in capsys.readouterr().out

@@ -123,3 +123,14 @@ def test_mixed_precision_training(rng, policy):
     outputs = model.predict(x, verbose=0)
     assert outputs["length"].dtype == np.float32 and outputs["digits"].dtype == np.float32
     assert conv_layers(model)[0].compute_dtype == policy.split("_")[1]
+
+
+def test_metrics_listed_once_and_sample_weight_accepted(rng):
+    x, y = tiny_data(rng, 8)
+    model = MultiDigitNet("small")
+    model.compile(optimizer="adam")
+    names = [m.name for m in model.metrics]
+    assert len(names) == len(set(names)), names
+    weights = np.array([1, 1, 1, 1, 0, 0, 0, 0], "float32")
+    history = model.fit(x, y, sample_weight=weights, epochs=1, verbose=0).history
+    assert np.isfinite(history["loss"][0])

@@ -1,0 +1,250 @@
+"""The one seam between the attacks and the Keras backends.
+
+Everything else in `kerasvhn.adversarial` is written in `keras.ops`; what cannot be
+(a gradient with respect to the input, compiling an attack loop, and the values a
+compiled training step must read at run time) is here, one function per backend.
+
+Attacks run the model with `training=False`: batch normalization uses its moving
+statistics (and leaves them alone) and dropout is off.
+"""
+
+import itertools
+
+import keras
+import numpy as np
+from keras import ops
+
+from kerasvhn import sequence
+
+
+def attack_loss(y, outputs):
+    """The masked multi-head loss summed over the batch, so that each image's
+    gradient is the gradient of its own loss, whatever the batch size."""
+    batch = ops.cast(ops.shape(outputs["length"])[0], "float32")
+    return sequence.multi_digit_loss(y, outputs) * batch
+
+
+def model_variables(model):
+    """The current (trainable, non-trainable) variable values, as jax's stateless
+    calls take them."""
+    return (
+        [v.value for v in model.trainable_variables],
+        [v.value for v in model.non_trainable_variables],
+    )
+
+
+# Input gradients: d(direction * attack_loss) / dx for the whole batch at once.
+# `variables` is None (use the model's variables) except inside jax's stateless
+# training step, which passes the (trainable, non-trainable) values of its state.
+
+
+def _torch_input_gradient(model, x, y, direction, variables):
+    import torch
+
+    with torch.enable_grad():
+        x = x.detach().requires_grad_(True)
+        loss = attack_loss(y, model(x, training=False)) * direction
+        (grad,) = torch.autograd.grad(loss, x)
+    return grad
+
+
+def _tensorflow_input_gradient(model, x, y, direction, variables):
+    import tensorflow as tf
+
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        loss = attack_loss(y, model(x, training=False)) * direction
+    return tape.gradient(loss, x)
+
+
+def _jax_input_gradient(model, x, y, direction, variables):
+    import jax
+
+    trainable, non_trainable = variables if variables is not None else model_variables(model)
+
+    def loss(images):
+        outputs, _ = model.stateless_call(trainable, non_trainable, images, training=False)
+        return attack_loss(y, outputs) * direction
+
+    return jax.grad(loss)(x)
+
+
+_INPUT_GRADIENTS = {
+    "torch": _torch_input_gradient,
+    "tensorflow": _tensorflow_input_gradient,
+    "jax": _jax_input_gradient,
+}
+
+
+def input_gradient(model, x, y, direction=1.0, variables=None):
+    """The gradient of `direction * attack_loss(y, model(x, training=False))` with
+    respect to the images x, batched: one forward and one backward pass."""
+    return _INPUT_GRADIENTS[keras.backend.backend()](model, x, y, direction, variables)
+
+
+# Keras's own training step (forward in training mode, loss, backward, optimizer
+# update, metrics) that also returns the gradient of the loss with respect to the
+# images from the same backward pass: what free adversarial training reuses.
+# `state` is jax's training state (None elsewhere); returns (logs, grad, state).
+
+
+def _torch_train_step_with_input_gradient(model, x, y, sample_weight, state):
+    import torch
+
+    x = x.detach().requires_grad_(True)
+    y_pred = model(x, training=True)
+    model.zero_grad()
+    loss = model._compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=True)
+    model._loss_tracker.update_state(loss, sample_weight=x.shape[0])
+    model.optimizer.scale_loss(loss).backward()
+    weights = model.trainable_weights[:]
+    with torch.no_grad():
+        model.optimizer.apply([v.value.grad for v in weights], weights)
+    return model.compute_metrics(x, y, y_pred, sample_weight), x.grad, None
+
+
+def _tensorflow_train_step_with_input_gradient(model, x, y, sample_weight, state):
+    import tensorflow as tf
+    from keras.src.losses.loss import unscale_loss_for_distribution
+
+    weights = model.trainable_weights
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y_pred = model(x, training=True)
+        loss = model._compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=True)
+        model._loss_tracker.update_state(unscale_loss_for_distribution(loss), sample_weight=tf.shape(x)[0])
+        loss = model.optimizer.scale_loss(loss)
+    *grads, x_grad = tape.gradient(loss, weights + [x])
+    model.optimizer.apply_gradients(zip(grads, weights))
+    return model.compute_metrics(x, y, y_pred, sample_weight), x_grad, None
+
+
+def _jax_train_step_with_input_gradient(model, x, y, sample_weight, state):
+    import jax
+
+    trainable, non_trainable, optimizer_variables, metrics_variables = state
+
+    def loss(trainable, images):
+        return model.compute_loss_and_updates(
+            trainable, non_trainable, metrics_variables, images, y, sample_weight,
+            training=True, optimizer_variables=optimizer_variables,
+        )
+
+    (_, aux), (grads, x_grad) = jax.value_and_grad(loss, argnums=(0, 1), has_aux=True)(trainable, x)
+    unscaled_loss, y_pred, non_trainable, metrics_variables = aux
+    trainable, optimizer_variables = model.optimizer.stateless_apply(optimizer_variables, grads, trainable)
+    logs, metrics_variables = model._update_metrics_variables(
+        metrics_variables, unscaled_loss, x, y, y_pred, sample_weight
+    )
+    return logs, x_grad, (trainable, non_trainable, optimizer_variables, metrics_variables)
+
+
+_TRAIN_STEPS = {
+    "torch": _torch_train_step_with_input_gradient,
+    "tensorflow": _tensorflow_train_step_with_input_gradient,
+    "jax": _jax_train_step_with_input_gradient,
+}
+
+
+def train_step_with_input_gradient(model, x, y, sample_weight=None, state=None):
+    """One Keras training step on (x, y) that also returns d(loss)/dx; on jax it
+    takes and returns the training state. Returns (logs, grad, state)."""
+    return _TRAIN_STEPS[keras.backend.backend()](model, x, y, sample_weight, state)
+
+
+# Compiling an attack for eager callers. `attack(x0, start, y, step, eps, lo, hi,
+# variables=None)` is traced once per model and key; the scalars are passed as
+# tensors so that new values of eps do not retrace.
+
+
+def _compile_torch(model, attack):
+    return lambda *args: attack(*args, variables=None)
+
+
+def _compile_tensorflow(model, attack):
+    import tensorflow as tf
+
+    return tf.function(lambda *args: attack(*args, variables=None), reduce_retracing=True)
+
+
+def _compile_jax(model, attack):
+    import jax
+
+    jitted = jax.jit(lambda variables, *args: attack(*args, variables=variables))
+    return lambda *args: jitted(model_variables(model), *args)
+
+
+_COMPILERS = {"torch": _compile_torch, "tensorflow": _compile_tensorflow, "jax": _compile_jax}
+_CACHE_ATTRIBUTE = "_kerasvhn_compiled_attacks"
+
+
+def compiled_attack(model, key, attack):
+    """`attack` compiled for this backend, cached on the model under `key`."""
+    cache = model.__dict__.get(_CACHE_ATTRIBUTE)
+    if cache is None:
+        cache = {}
+        # Plain attribute: neither Keras nor TensorFlow should track the cache.
+        object.__setattr__(model, _CACHE_ATTRIBUTE, cache)
+    if key not in cache:
+        cache[key] = _COMPILERS[keras.backend.backend()](model, attack)
+    return cache[key]
+
+
+# What a compiled training step reads at run time. torch and tensorflow read
+# Keras variables; jax compiles the whole step with its state as the only input,
+# so it reads host values through a callback instead (cheap: once per step).
+
+
+class StepScalar:
+    """A float that a compiled training step reads each time it runs, so changing
+    it (an eps schedule) does not retrace or recompile the step."""
+
+    def __init__(self, value, name):
+        self._host = float(value)
+        self._variable = None
+        if keras.backend.backend() != "jax":
+            self._variable = keras.Variable(self._host, dtype="float32", trainable=False, name=name)
+
+    @property
+    def value(self):
+        return self._host
+
+    def assign(self, value):
+        self._host = float(value)
+        if self._variable is not None:
+            self._variable.assign(self._host)
+
+    def read(self):
+        """The current value, as a tensor, from inside a compiled step."""
+        if self._variable is not None:
+            return self._variable.value
+        import jax
+        from jax.experimental import io_callback
+
+        return io_callback(
+            lambda: np.float32(self._host), jax.ShapeDtypeStruct((), np.float32), ordered=False
+        )
+
+
+class StepNoise:
+    """Seeded uniform noise in [-1, 1] drawn inside a compiled training step, a new
+    draw every step."""
+
+    def __init__(self, seed):
+        self._seed = int(seed)
+        if keras.backend.backend() == "jax":
+            self._counter = itertools.count()
+        else:
+            self._generator = keras.random.SeedGenerator(self._seed)
+
+    def uniform(self, shape):
+        if keras.backend.backend() != "jax":
+            return keras.random.uniform(shape, -1.0, 1.0, seed=self._generator)
+        import jax
+        from jax.experimental import io_callback
+
+        draw = io_callback(
+            lambda: np.uint32(next(self._counter)), jax.ShapeDtypeStruct((), np.uint32), ordered=False
+        )
+        key = jax.random.fold_in(jax.random.key(self._seed), draw)
+        return jax.random.uniform(key, shape, minval=-1.0, maxval=1.0)
