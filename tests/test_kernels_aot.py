@@ -13,12 +13,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-import keras
 import pytest
 
-if keras.backend.backend() != "torch" or "tensorflow" in sys.modules:
-    pytest.skip("Triton kernels: torch backend only, never after TensorFlow is imported",
-                allow_module_level=True)
+from kernel_testing import require_triton_process
+
+require_triton_process()
 if importlib.util.find_spec("triton") is None:
     pytest.skip("Triton is not installed", allow_module_level=True)
 

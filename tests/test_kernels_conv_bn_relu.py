@@ -7,33 +7,22 @@ plain test run, `test_kernels_pass_under_the_interpreter` reruns this file in a 
 process with TRITON_INTERPRET=1 (and the parity tests here report as skipped).
 """
 
-import os
-import sys
 
 import keras
 import pytest
 
-if keras.backend.backend() != "torch" or "tensorflow" in sys.modules:
-    pytest.skip(
-        "Triton kernels: torch backend only, never after TensorFlow is imported",
-        allow_module_level=True,
-    )
+from kernel_testing import kernel_switches, require_triton_process, rerun_under_interpreter
+
+require_triton_process()
 
 import numpy as np
 import torch
 
-from conftest import run_python
 from kerasvhn import MultiDigitNet, encode_numbers
 from kerasvhn.layers import ConvBNReLU, conv_output_length
 from kerasvhn.presets import PRESETS
 
-INTERPRETING = os.environ.get("TRITON_INTERPRET") == "1"
-RUN_KERNELS = INTERPRETING or torch.cuda.is_available()
-DEVICE = "cpu" if INTERPRETING or not RUN_KERNELS else "cuda"
-kernels_here = pytest.mark.skipif(
-    not RUN_KERNELS,
-    reason="no GPU: run by test_kernels_pass_under_the_interpreter with TRITON_INTERPRET=1",
-)
+INTERPRETING, RUN_KERNELS, DEVICE, kernels_here = kernel_switches()
 
 if RUN_KERNELS:
     from kerasvhn.kernels import conv_bn_relu as cbr
@@ -283,10 +272,4 @@ def test_float64_layer_falls_back_unless_fused_is_forced():
 
 @pytest.mark.skipif(RUN_KERNELS, reason="the kernels run in this process")
 def test_kernels_pass_under_the_interpreter():
-    code = (
-        "import sys, pytest; sys.stdout = sys.stderr; "
-        f"sys.exit(pytest.main([{__file__!r}, '-q', '-p', 'no:cacheprovider']))"
-    )
-    # One BLAS thread: the interpreter's tile products are small, and threads that
-    # outnumber the cores make them many times slower.
-    run_python(code, "torch", env={"TRITON_INTERPRET": "1", "OPENBLAS_NUM_THREADS": "1"}, timeout=1200)
+    rerun_under_interpreter(__file__, timeout=1200)

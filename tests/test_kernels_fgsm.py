@@ -5,29 +5,17 @@ bundle LLVM). Without a GPU, `test_kernels_pass_under_the_interpreter` reruns th
 file in a fresh process with TRITON_INTERPRET=1 (the kernel tests report as skipped).
 """
 
-import os
-import sys
 
-import keras
 import pytest
 
-if keras.backend.backend() != "torch" or "tensorflow" in sys.modules:
-    pytest.skip(
-        "Triton kernels: torch backend only, never after TensorFlow is imported",
-        allow_module_level=True,
-    )
+from kernel_testing import kernel_switches, require_triton_process, rerun_under_interpreter
+
+require_triton_process()
 
 import torch
 
-from conftest import run_python
 
-INTERPRETING = os.environ.get("TRITON_INTERPRET") == "1"
-RUN_KERNELS = INTERPRETING or torch.cuda.is_available()
-DEVICE = "cpu" if INTERPRETING or not RUN_KERNELS else "cuda"
-kernels_here = pytest.mark.skipif(
-    not RUN_KERNELS,
-    reason="no GPU: run by test_kernels_pass_under_the_interpreter with TRITON_INTERPRET=1",
-)
+INTERPRETING, RUN_KERNELS, DEVICE, kernels_here = kernel_switches()
 
 if RUN_KERNELS:
     from kerasvhn.kernels.fgsm_step import fgsm_step, random_start
@@ -110,8 +98,4 @@ def test_random_start_is_uniform_in_the_ball_and_seeded(dtype):
 
 @pytest.mark.skipif(RUN_KERNELS, reason="the kernels run in this process")
 def test_kernels_pass_under_the_interpreter():
-    code = (
-        "import sys, pytest; sys.stdout = sys.stderr; "
-        f"sys.exit(pytest.main([{__file__!r}, '-q', '-p', 'no:cacheprovider']))"
-    )
-    run_python(code, "torch", env={"TRITON_INTERPRET": "1", "OPENBLAS_NUM_THREADS": "1"}, timeout=600)
+    rerun_under_interpreter(__file__, timeout=600)
