@@ -148,8 +148,9 @@ def _map(tasks, workers, progress, description):
 def prepare(src, out, splits=None, max_digits=5, workers=None, progress=True):
     """Prepares every split folder found in src (train, test, extra, or src itself).
 
-    >>> import tempfile, kerasvhn.data.prepare as p
-    >>> p.prepare(tempfile.mkdtemp(), tempfile.mkdtemp())
+    >>> import tempfile
+    >>> from kerasvhn.data import prepare
+    >>> prepare(tempfile.mkdtemp(), tempfile.mkdtemp())
     Traceback (most recent call last):
     ...
     kerasvhn.data.prepare.PrepareError: ... has no split folders (train/, test/, extra/ with a digitStruct.mat)
