@@ -41,19 +41,20 @@ class _Handler(BaseHTTPRequestHandler):
         start = 0
         if range_header and not server.ignore_range:
             start = int(range_header.split("=")[1].split("-")[0])
+            # Each status is recorded before it is sent: the client may finish first.
             if start >= len(body):
+                server.statuses.append(416)
                 self.send_response(416)
                 self.send_header("Content-Range", f"bytes */{len(body)}")
                 self.send_header("Content-Length", "0")
                 self.end_headers()
-                server.statuses.append(416)
                 return
+            server.statuses.append(206)
             self.send_response(206)
             self.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
-            server.statuses.append(206)
         else:
-            self.send_response(200)
             server.statuses.append(200)
+            self.send_response(200)
         self.send_header("Content-Length", str(len(body) - start))
         self.send_header("Content-Type", "application/octet-stream")
         self.end_headers()
