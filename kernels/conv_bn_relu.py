@@ -216,18 +216,25 @@ def _bn_stats_kernel(
 
 
 @triton.jit
-def _bn_relu_kernel(
-    y_ptr, scale_ptr, shift_ptr, out_ptr, M, COUT,
-    BLOCK_M: tl.constexpr, BLOCK_C: tl.constexpr,
-):
-    """out = relu(y * scale + shift) per channel; grid (M tiles, Cout tiles)."""
+def _channel_tile(M, COUT, BLOCK_M: tl.constexpr, BLOCK_C: tl.constexpr):
+    """The (rows, channels) tile of this program in an (M, COUT) row-major tensor:
+    row offsets, channel offsets, channel mask, element mask, element offsets."""
     tl.static_assert(BLOCK_M >= 16)
     tl.static_assert(BLOCK_C >= 16)
     offs_m = tl.program_id(0) * BLOCK_M + tl.arange(0, BLOCK_M)
     offs_c = tl.program_id(1) * BLOCK_C + tl.arange(0, BLOCK_C)
     c_mask = offs_c < COUT
     mask = (offs_m < M)[:, None] & c_mask[None, :]
-    offsets = offs_m[:, None] * COUT + offs_c[None, :]
+    return offs_m, offs_c, c_mask, mask, offs_m[:, None] * COUT + offs_c[None, :]
+
+
+@triton.jit
+def _bn_relu_kernel(
+    y_ptr, scale_ptr, shift_ptr, out_ptr, M, COUT,
+    BLOCK_M: tl.constexpr, BLOCK_C: tl.constexpr,
+):
+    """out = relu(y * scale + shift) per channel; grid (M tiles, Cout tiles)."""
+    offs_m, offs_c, c_mask, mask, offsets = _channel_tile(M, COUT, BLOCK_M, BLOCK_C)
     y = tl.load(y_ptr + offsets, mask=mask, other=0.0).to(tl.float32)
     scale = tl.load(scale_ptr + offs_c, mask=c_mask, other=0.0)
     shift = tl.load(shift_ptr + offs_c, mask=c_mask, other=0.0)
@@ -244,14 +251,8 @@ def _bn_relu_bwd_reduce_kernel(
     """g = grad_out * (out > 0); per-tile sums of g (and of g * x_hat with batch
     statistics). Without batch statistics g itself is the conv's output gradient
     and is stored; with them `_bn_bwd_kernel` needs the full sums first."""
-    tl.static_assert(BLOCK_M >= 16)
-    tl.static_assert(BLOCK_C >= 16)
     pid_m = tl.program_id(0)
-    offs_m = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
-    offs_c = tl.program_id(1) * BLOCK_C + tl.arange(0, BLOCK_C)
-    c_mask = offs_c < COUT
-    mask = (offs_m < M)[:, None] & c_mask[None, :]
-    offsets = offs_m[:, None] * COUT + offs_c[None, :]
+    offs_m, offs_c, c_mask, mask, offsets = _channel_tile(M, COUT, BLOCK_M, BLOCK_C)
     grad_out = tl.load(grad_out_ptr + offsets, mask=mask, other=0.0).to(tl.float32)
     out = tl.load(out_ptr + offsets, mask=mask, other=0.0).to(tl.float32)
     g = tl.where(out > 0, grad_out, 0.0)
@@ -272,13 +273,7 @@ def _bn_bwd_kernel(
     BLOCK_M: tl.constexpr, BLOCK_C: tl.constexpr,
 ):
     """dL/dy = coef_g * g + coef_y * y + coef_1 per channel (batch-statistics BN)."""
-    tl.static_assert(BLOCK_M >= 16)
-    tl.static_assert(BLOCK_C >= 16)
-    offs_m = tl.program_id(0) * BLOCK_M + tl.arange(0, BLOCK_M)
-    offs_c = tl.program_id(1) * BLOCK_C + tl.arange(0, BLOCK_C)
-    c_mask = offs_c < COUT
-    mask = (offs_m < M)[:, None] & c_mask[None, :]
-    offsets = offs_m[:, None] * COUT + offs_c[None, :]
+    offs_m, offs_c, c_mask, mask, offsets = _channel_tile(M, COUT, BLOCK_M, BLOCK_C)
     grad_out = tl.load(grad_out_ptr + offsets, mask=mask, other=0.0).to(tl.float32)
     out = tl.load(out_ptr + offsets, mask=mask, other=0.0).to(tl.float32)
     y = tl.load(y_ptr + offsets, mask=mask, other=0.0).to(tl.float32)
