@@ -17,7 +17,7 @@ from kerasvhn.data.batches import SplitBatches, write_split
 from kerasvhn.data.digitstruct import DigitStruct, DigitStructError, read_digitstruct
 from kerasvhn.data.download import DownloadError, download_svhn
 from kerasvhn.data.prepare import PrepareError, prepare, prepare_split
-from kerasvhn.data.synth import render_numbers
+from kerasvhn.data.synth import render_numbers, render_scene, synthesize
 
 __all__ = [
     "DigitStruct",
@@ -30,5 +30,7 @@ __all__ = [
     "prepare_split",
     "read_digitstruct",
     "render_numbers",
+    "render_scene",
+    "synthesize",
     "write_split",
 ]
