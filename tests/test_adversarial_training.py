@@ -162,3 +162,47 @@ def test_free_mode_replays_each_batch_and_perturbs_it(rng):
     history = fit(perturbed, x, y, callbacks=[AdversarialTraining(eps=8 / 255, attack="free-2", ramp_epochs=0)]).history
     assert history["adversarial_loss"][0] > 0
     assert max_difference(clean, perturbed) > 1e-4
+
+
+def _carried_value(carry):
+    if BACKEND == "tensorflow":
+        return np.asarray(carry._variable.numpy())
+    return np.asarray(keras.ops.convert_to_numpy(carry._host))
+
+
+def test_step_carry_keeps_a_tensor_between_compiled_steps():
+    carry = backend.StepCarry("test_carry")
+    like = keras.ops.ones((2, 3))
+
+    def step(x):
+        value, valid = carry.read(x)
+        carry.write(x * 2.0)
+        return value, valid
+
+    if BACKEND == "tensorflow":
+        import tensorflow as tf
+
+        step = tf.function(step)
+    elif BACKEND == "jax":
+        import jax
+
+        step = jax.jit(step)
+    value, valid = step(like)
+    assert not bool(valid) and np.all(keras.ops.convert_to_numpy(value) == 0)
+    value, valid = step(like + 1.0)
+    assert bool(valid) and np.allclose(keras.ops.convert_to_numpy(value), 2.0)
+    value, valid = step(keras.ops.ones((1, 3)))  # another shape: not carried
+    assert not bool(valid)
+    assert np.allclose(_carried_value(carry), 2.0) and _carried_value(carry).shape == (1, 3)
+
+
+def test_free_mode_carries_its_perturbation_between_batches(rng):
+    x, y = tiny_data(rng, 16)
+    (model,) = compiled_twins(1)
+    callback = AdversarialTraining(eps=8 / 255, attack="free-2", ramp_epochs=0)
+    fit(model, x, y, callbacks=[callback])
+    delta = _carried_value(callback.step.carry)
+    assert delta.shape == (8,) + x.shape[1:]
+    assert 0 < np.abs(delta).max() <= 8 / 255 + 1e-6
+    # Starting from a carried perturbation, one more replay moves it by at most eps.
+    assert np.mean(np.abs(delta) > 0.9 * 8 / 255) > 0.2

@@ -248,3 +248,69 @@ class StepNoise:
         )
         key = jax.random.fold_in(jax.random.key(self._seed), draw)
         return jax.random.uniform(key, shape, minval=-1.0, maxval=1.0)
+
+
+class StepCarry:
+    """A tensor that a compiled training step reads when it starts and writes when
+    it ends, kept from one step to the next: free adversarial training's
+    perturbation, carried over from batch to batch as in Shafahi et al. 2019.
+
+    `read(like)` returns (value, valid): the last value written, valid when one was
+    written with like's shape (a smaller last batch, or the first step, is not).
+    """
+
+    def __init__(self, name):
+        self._backend = keras.backend.backend()
+        self._host = None  # torch: the tensor; jax: a numpy array
+        self._variable = None
+        if self._backend == "tensorflow":
+            import tensorflow as tf
+
+            self._variable = tf.Variable(
+                tf.zeros((0,), tf.float32), shape=tf.TensorShape(None), trainable=False, name=name
+            )
+            # The size is kept apart: grappler turns Size(read) into VariableShape,
+            # which is not ordered before the step's own assign.
+            self._size = tf.Variable(0, dtype=tf.int32, trainable=False, name=f"{name}_size")
+
+    def read(self, like):
+        if self._backend == "torch":
+            valid = self._host is not None and tuple(self._host.shape) == tuple(like.shape)
+            return (self._host if valid else ops.zeros_like(like)), valid
+        if self._backend == "tensorflow":
+            import tensorflow as tf
+
+            value = self._variable.read_value()
+            # Same number of values: same shape (the batches of one fit differ only in size).
+            valid = tf.equal(self._size.read_value(), tf.size(like))
+            stored = tf.cond(valid, lambda: tf.reshape(value, tf.shape(like)), lambda: tf.zeros_like(like))
+            return stored, valid
+        import jax
+        from jax.experimental import io_callback
+
+        shape = tuple(like.shape)
+
+        def fetch():
+            if self._host is not None and self._host.shape == shape:
+                return self._host, np.bool_(True)
+            return np.zeros(shape, np.float32), np.bool_(False)
+
+        return io_callback(
+            fetch, (jax.ShapeDtypeStruct(shape, np.float32), jax.ShapeDtypeStruct((), np.bool_)), ordered=True
+        )
+
+    def write(self, value):
+        if self._backend == "torch":
+            self._host = value.detach()
+        elif self._backend == "tensorflow":
+            import tensorflow as tf
+
+            self._variable.assign(value)
+            self._size.assign(tf.size(value))
+        else:
+            from jax.experimental import io_callback
+
+            def store(array):
+                self._host = np.asarray(array, np.float32)
+
+            io_callback(store, None, value, ordered=True)

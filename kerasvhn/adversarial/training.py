@@ -154,14 +154,16 @@ class FreeStep(_Step):
     whose backward pass also yields the input gradient, and the perturbation takes
     a signed step of eps along it (projected onto the eps-ball and clipped).
 
-    Unlike the paper, the perturbation starts uniformly random in the eps-ball for
-    each batch instead of carrying over from the batch before (jax's compiled step
-    keeps no state of its own).
+    As in the paper, the perturbation carries over from one batch to the next
+    (`backend.StepCarry`), projected onto the current eps-ball; the first batch,
+    and a batch of another size (the last one of an epoch), start uniformly at
+    random in the ball instead.
     """
 
     def __init__(self, replays, clip, eps, noise):
         super().__init__(clip, eps, noise)
         self.replays = int(replays)
+        self.carry = backend.StepCarry("free_perturbation")
 
     def __call__(self, model, keras_train_step, *args):
         *state, data = args
@@ -170,7 +172,12 @@ class FreeStep(_Step):
         x = ops.cast(x, "float32")
         lo, hi = self.clip
         eps = self.eps.read()
-        x_adv = self._random_start(x, eps)
+        delta, carried = self.carry.read(x)
+        carried_start = ops.clip(x + ops.clip(delta, -eps, eps), lo, hi)
+        if isinstance(carried, bool):  # torch: eager
+            x_adv = carried_start if carried else self._random_start(x, eps)
+        else:
+            x_adv = ops.where(carried, carried_start, self._random_start(x, eps))
         self._set_rows(ops.shape(x)[0])
         try:
             for _ in range(self.replays):
@@ -178,6 +185,7 @@ class FreeStep(_Step):
                 x_adv = ops.stop_gradient(fgsm_step(x_adv, x, grad, eps, eps, lo, hi))
         finally:
             self._set_rows(None)
+        self.carry.write(x_adv - x)
         return logs if state is None else (logs, state)
 
 
