@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from kerasvhn import encode_numbers, labels_to_numbers
-from kerasvhn.data import fonts, read_digitstruct, render_numbers, synth, synthesize, textures
+from kerasvhn.data import fonts, glyphs, read_digitstruct, render_numbers, synth, synthesize, textures
 from kerasvhn.data.prepare import number_of, prepare
 
 
@@ -120,12 +120,12 @@ def test_labels_match_the_drawn_number(monkeypatch):
 def test_boxes_are_tight_around_each_character():
     """Per-character boxes after stroke changes, condensing, shear, rotation and
     perspective: each contains its character's ink and together they cover all of it."""
-    glyphs = synth._faces("train")[0][0]
+    face = glyphs.faces("train")[0][0]
     for seed in range(40):
         rng = np.random.default_rng(seed)
-        ink, owner = synth._layout(rng, glyphs, "4071")
-        ink_image, owner = synth._warp(rng, ink, owner)
-        boxes = synth._boxes(ink_image, owner, 4)
+        ink, owner = glyphs.layout(rng, face, "4071")
+        ink_image, owner = glyphs.warp(rng, ink, owner)
+        boxes = glyphs.char_boxes(ink_image, owner, 4)
         solid = np.asarray(ink_image) > 64
         covered = np.zeros_like(solid)
         for k, (x0, y0, x1, y1) in enumerate(boxes, start=1):
@@ -217,9 +217,9 @@ def test_at_least_ten_font_families_and_disjoint_held_out_splits():
     assert not set(train) & set(held) and set(train) | set(held) == set(everything)
     assert sorted(held) == sorted(fonts.HELD_OUT_FAMILIES)
     for split in ("train", "held_out"):
-        for tables in synth._faces(split):
-            for glyphs in tables:
-                masks = [glyphs[str(d)].mask for d in range(10)]
+        for tables in glyphs.faces(split):
+            for table in tables:
+                masks = [table[str(d)].mask for d in range(10)]
                 assert all(mask.max() > 200 for mask in masks)
                 assert len({mask.tobytes() for mask in masks}) == 10
     train_photos = textures._photos("train")

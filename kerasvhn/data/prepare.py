@@ -8,13 +8,13 @@ the "more" length class and are counted. Each split becomes one HDF5 file
 """
 
 import dataclasses
-import multiprocessing
 import os
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from kerasvhn.data.batches import write_split
+from kerasvhn.data.parallel import parallel_map
 from kerasvhn.data.digitstruct import read_digitstruct
 from kerasvhn.sequence import encode_numbers, more_class
 
@@ -107,7 +107,7 @@ def prepare_split(src, out_path, split=None, max_digits=5, workers=None, progres
     tasks = [(src, record) for record in records]
     summary = SplitSummary(split, out_path)
     images, numbers, names = [], [], []
-    results = _map(tasks, workers, progress, f"prepare {split}")
+    results = parallel_map(_prepare_one, tasks, workers, progress, f"prepare {split}", serial_below=64)
     for record, (image, problem) in zip(records, results):
         if problem:
             summary.skipped.append((record["name"], problem))
@@ -124,25 +124,6 @@ def prepare_split(src, out_path, split=None, max_digits=5, workers=None, progres
     write_split(out_path, stacked, labels, names)
     summary.images = len(names)
     return summary
-
-
-def _map(tasks, workers, progress, description):
-    from tqdm.auto import tqdm
-
-    bar = tqdm(total=len(tasks), desc=description, unit="img", disable=not progress)
-    try:
-        if workers <= 1 or len(tasks) < 64:
-            for task in tasks:
-                yield _prepare_one(task)
-                bar.update()
-            return
-        context = multiprocessing.get_context("spawn")
-        with context.Pool(workers) as pool:
-            for result in pool.imap(_prepare_one, tasks, chunksize=64):
-                yield result
-                bar.update()
-    finally:
-        bar.close()
 
 
 def prepare(src, out, splits=None, max_digits=5, workers=None, progress=True):
