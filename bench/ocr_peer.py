@@ -1,0 +1,365 @@
+"""Our house-number reader against RapidOCR, the strongest OCR a pip user can install.
+
+    python bench/ocr_peer.py [--count 300] [--seed 7] [--model PATH_OR_PRESET]
+                             [--full] [--fixture DIR] [--json out.json]
+
+Needs the `peer` extra (pip install -e ".[peer]": rapidocr-onnxruntime 1.4.4, PaddleOCR's
+PP-OCRv4 detector and recogniser as ONNX files inside the wheel, run offline by
+onnxruntime on the CPU with its default threads).
+
+Synthesises --count held-out scenes (kerasvhn.data.synthesize, split "held_out": fonts
+and backgrounds the model never trained on) into a temporary folder. Each scene is
+read from its PNG once; both readers then start from the same decoded image and its
+digit boxes, and both get the same crop, the paper's (the boxes' union expanded 30%,
+kerasvhn.data.prepare.crop_box):
+
+- RapidOCR: its recogniser alone, `RapidOCR()(crop, use_det=False, use_cls=False,
+  use_rec=True)`, the crop at native resolution as a BGR uint8 array (what RapidOCR
+  takes an array to be; it resizes to 48 pixels high itself). Its answer is the
+  digits of its text, after NFKC normalisation (full-width digits become 0-9), every
+  other character dropped ("No.12a" reads "12"; a letter O is not a 0); "" when it
+  returns nothing.
+- ours: `kerasvhn.predict.frame(image, record)` (the crop resized to 64x64, centre
+  54x54) read by `kerasvhn.predict.read_frames`; the answer is `Reading.number`
+  ("" below its default confidence of 0.3).
+
+A reading is right when the whole number equals the truth. Timings start from the
+decoded image and its record (the crop or frame is made inside the timed call). After
+warming each reader up, the two are timed one image at a time, interleaved image by
+image (which goes first alternates), so both see the same machine load; then ours
+once more on the whole set in batches of 256 (median of 3 passes). The ratios in
+the summary are the figures to trust on noisy machines.
+
+--full adds the no-boxes case: RapidOCR's whole pipeline (detector, angle classifier,
+recogniser; its texts joined in its reading order, then digits kept as above) and our
+model (the whole scene as the frame, as read_numbers does without records), both on
+the whole scene, one image at a time. RapidOCR's detector upsamples images to 736
+pixels on the short side, so this costs about a second per scene on 2 cores.
+
+Finally both read the real SVHN images of --fixture (cropped by their boxes) and the
+script prints what each reads against the truth.
+
+--model: a .keras or .weights.h5 path or a preset name, as kerasvhn.predict.load_model
+takes (default: the shipped "small_synthetic"); "untrained" is a fresh `small` network
+(for checking that the script runs; its accuracy means nothing).
+"""
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+import unicodedata
+from importlib import metadata
+from pathlib import Path
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import numpy as np  # noqa: E402
+
+from harness import machine_description, markdown_table, time_per_call  # noqa: E402
+
+FIXTURE = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "svhn-train-sample"
+BATCH = 256
+WARMUP = 5
+
+
+def digits_only(text):
+    """RapidOCR's text reduced to the digits 0-9 (NFKC first: full-width digits count)."""
+    return "".join(c for c in unicodedata.normalize("NFKC", text or "") if "0" <= c <= "9")
+
+
+def truth_of(record):
+    return "".join(str(int(label) % 10) for label in record["label"])
+
+
+def load_our_model(name):
+    from kerasvhn.model import MultiDigitNet
+    from kerasvhn.predict import load_model
+
+    if name == "untrained":
+        return MultiDigitNet("small")
+    try:
+        return load_model(name)
+    except FileNotFoundError as error:
+        sys.exit(f"{error}\n(pass --model PATH, or --model untrained to check that the script runs)")
+
+
+class Peer:
+    """RapidOCR, called through its public __call__ on BGR uint8 arrays."""
+
+    def __init__(self):
+        try:
+            from rapidocr_onnxruntime import RapidOCR
+        except ImportError:
+            sys.exit('RapidOCR is not installed: pip install -e ".[peer]" (rapidocr-onnxruntime==1.4.4)')
+        self.engine = RapidOCR()
+
+    @staticmethod
+    def bgr(image, box=None):
+        array = np.asarray(image if box is None else image.crop(box))
+        return np.ascontiguousarray(array[..., ::-1])
+
+    def recognise(self, image, box):
+        """Recogniser alone on the crop: its raw text ("" for nothing)."""
+        result, _ = self.engine(self.bgr(image, box), use_det=False, use_cls=False, use_rec=True)
+        return result[0][0] if result else ""
+
+    def pipeline(self, image):
+        """Detector + classifier + recogniser on the whole image: its texts joined."""
+        result, _ = self.engine(self.bgr(image))
+        return "".join(line[1] for line in result) if result else ""
+
+
+def interleaved(count, readers):
+    """Runs readers[k](i) for i in range(count), alternating who goes first; returns
+    per reader its answers and seconds per image."""
+    answers = {name: [] for name in readers}
+    seconds = {name: [] for name in readers}
+    order = list(readers)
+    for i in range(count):
+        for name in order if i % 2 == 0 else order[::-1]:
+            start = time.perf_counter()
+            answer = readers[name](i)
+            seconds[name].append(time.perf_counter() - start)
+            answers[name].append(answer)
+    return answers, seconds
+
+
+def speed(seconds):
+    return {
+        "images_per_s": len(seconds) / sum(seconds),
+        "median_ms": 1000 * statistics.median(seconds),
+    }
+
+
+def accuracy(answers, truths):
+    return 100.0 * sum(a == t for a, t in zip(answers, truths)) / len(truths)
+
+
+def by_length(answers, truths):
+    lengths = sorted({len(t) for t in truths})
+    return {
+        n: accuracy([a for a, t in zip(answers, truths) if len(t) == n], [t for t in truths if len(t) == n])
+        for n in lengths
+    }, {n: sum(len(t) == n for t in truths) for n in lengths}
+
+
+def read_fixture(folder, peer, model):
+    from kerasvhn.data import read_digitstruct
+    from kerasvhn.data.prepare import crop_box
+    from kerasvhn.predict import frame, load_image, read_frames
+
+    mat = Path(folder) / "digitStruct.mat"
+    if not mat.is_file():
+        print(f"\n{folder}: no digitStruct.mat, real images skipped")
+        return []
+    rows = []
+    for record in read_digitstruct(str(mat)).records():
+        path = Path(folder) / record["name"]
+        if not path.is_file():
+            continue
+        image = load_image(path)
+        box = crop_box(record, *image.size)
+        text = peer.recognise(image, box)
+        reading = read_frames(model, frame(image, record)[None])[0]
+        rows.append({
+            "image": record["name"],
+            "size": f"{image.size[0]}x{image.size[1]}",
+            "truth": truth_of(record),
+            "rapidocr_text": text,
+            "rapidocr": digits_only(text),
+            "ours": reading.number,
+            "ours_confidence": reading.confidence,
+        })
+    return rows
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--count", type=int, default=300, help="held-out synthetic scenes (default: 300)")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--model", default=None, help='path or preset; "untrained": a fresh small network')
+    parser.add_argument("--full", action="store_true", help="also both readers on whole scenes, no boxes")
+    parser.add_argument("--fixture", default=str(FIXTURE), help="folder of real SVHN images + digitStruct.mat")
+    parser.add_argument("--json", help="also write the results (and every answer) to this JSON file")
+    args = parser.parse_args(argv)
+    if args.count < 1:
+        parser.error("--count must be at least 1")
+
+    import keras
+
+    from kerasvhn.data import synthesize
+    from kerasvhn.data.prepare import crop_box
+    from kerasvhn.predict import frame, load_image, read_frames
+
+    peer = Peer()
+    model = load_our_model(args.model)
+    model_name = args.model or "small_synthetic"
+
+    with tempfile.TemporaryDirectory(prefix="bench_ocr_peer_") as folder:
+        started = time.perf_counter()
+        records = synthesize(folder, args.count, seed=args.seed, split="held_out", progress=sys.stderr.isatty())
+        print(f"synthesised {args.count} held-out scenes (seed {args.seed}) in {time.perf_counter() - started:.0f} s")
+        images = [load_image(os.path.join(folder, r["name"])) for r in records]
+    boxes = [crop_box(r, *image.size) for r, image in zip(records, images)]
+    keep = [i for i, box in enumerate(boxes) if box is not None]
+    if len(keep) < len(records):
+        print(f"{len(records) - len(keep)} scenes have boxes outside the image: left out")
+    records, images, boxes = [records[i] for i in keep], [images[i] for i in keep], [boxes[i] for i in keep]
+    truths = [truth_of(r) for r in records]
+    count = len(truths)
+
+    raw = {}
+
+    def rapid(i):
+        raw.setdefault("crop", {})[i] = text = peer.recognise(images[i], boxes[i])
+        return digits_only(text)
+
+    confidences = {}
+
+    def ours(i):
+        reading = read_frames(model, frame(images[i], records[i])[None])[0]
+        confidences[i] = reading.confidence
+        return reading.number
+
+    def ours_batched():
+        answers = []
+        for begin in range(0, count, BATCH):
+            chunk = range(begin, min(count, begin + BATCH))
+            frames = np.stack([frame(images[i], records[i]) for i in chunk])
+            answers += [reading.number for reading in read_frames(model, frames, batch_size=BATCH)]
+        return answers
+
+    for i in range(min(WARMUP, count)):
+        rapid(i), ours(i)
+    ours_batched()
+    answers, seconds = interleaved(count, {"rapidocr": rapid, "ours": ours})
+    batched_answers = ours_batched()
+    batched_seconds = time_per_call(ours_batched, warmup=0, repeats=3, min_seconds=0)
+
+    rows = [
+        {"reader": "RapidOCR PP-OCRv4 recogniser", "input": "crop, native size", "mode": "1 image per call",
+         "accuracy": accuracy(answers["rapidocr"], truths), **speed(seconds["rapidocr"])},
+        {"reader": f"kerasvhn {model_name}", "input": "crop, 54x54 frame", "mode": "1 image per call",
+         "accuracy": accuracy(answers["ours"], truths), **speed(seconds["ours"])},
+        {"reader": f"kerasvhn {model_name}", "input": "crop, 54x54 frame", "mode": f"batches of {BATCH}",
+         "accuracy": accuracy(batched_answers, truths), "images_per_s": count / batched_seconds,
+         "median_ms": None},
+    ]
+    if args.full:
+        def rapid_scene(i):
+            raw.setdefault("scene", {})[i] = text = peer.pipeline(images[i])
+            return digits_only(text)
+
+        def ours_scene(i):
+            return read_frames(model, frame(images[i])[None])[0].number
+
+        for i in range(min(2, count)):
+            rapid_scene(i), ours_scene(i)
+        scene_answers, scene_seconds = interleaved(count, {"rapidocr": rapid_scene, "ours": ours_scene})
+        rows += [
+            {"reader": "RapidOCR PP-OCRv4 det+cls+rec", "input": "whole scene", "mode": "1 image per call",
+             "accuracy": accuracy(scene_answers["rapidocr"], truths), **speed(scene_seconds["rapidocr"])},
+            {"reader": f"kerasvhn {model_name}", "input": "whole scene, 54x54 frame", "mode": "1 image per call",
+             "accuracy": accuracy(scene_answers["ours"], truths), **speed(scene_seconds["ours"])},
+        ]
+    reference = rows[0]["images_per_s"]
+    for row in rows:
+        row["speed_vs_rapidocr"] = row["images_per_s"] / reference
+
+    fixture_rows = read_fixture(args.fixture, peer, model)
+
+    versions = {
+        package: metadata.version(package) for package in ("rapidocr-onnxruntime", "onnxruntime", "keras")
+    }
+    title = (
+        f"House numbers: kerasvhn against RapidOCR {versions['rapidocr-onnxruntime']} "
+        f"(onnxruntime {versions['onnxruntime']}), {count} held-out synthetic scenes (seed {args.seed}), "
+        f"Keras {versions['keras']} on {keras.backend.backend()}, {machine_description()}"
+    )
+    print()
+    print(title)
+    print()
+    print(markdown_table(rows, [
+        ("reader", "reader", "{}"),
+        ("input", "input", "{}"),
+        ("mode", "timed", "{}"),
+        ("accuracy", "whole-number accuracy %", "{:.1f}"),
+        ("images_per_s", "images/s", "{:,.1f}"),
+        ("median_ms", "median ms/image", "{:.1f}"),
+        ("speed_vs_rapidocr", "speed vs RapidOCR recogniser", "{:.2f}x"),
+    ]))
+
+    ours_right = [a == t for a, t in zip(answers["ours"], truths)]
+    peer_right = [a == t for a, t in zip(answers["rapidocr"], truths)]
+    only_ours = sum(o and not p for o, p in zip(ours_right, peer_right))
+    only_peer = sum(p and not o for o, p in zip(ours_right, peer_right))
+    peer_texts = list(raw["crop"].values())
+    non_digit = sum(t != digits_only(t) for t in peer_texts)
+    empty = sum(not digits_only(t) for t in peer_texts)
+    summary = {
+        "accuracy_points_ours_minus_rapidocr": rows[1]["accuracy"] - rows[0]["accuracy"],
+        "speed_ours_per_image_vs_rapidocr": rows[1]["speed_vs_rapidocr"],
+        "speed_ours_batched_vs_rapidocr": rows[2]["speed_vs_rapidocr"],
+        "only_ours_right": only_ours,
+        "only_rapidocr_right": only_peer,
+        "batched_answers_differ": sum(a != b for a, b in zip(batched_answers, answers["ours"])),
+        "rapidocr_texts_with_non_digits": non_digit,
+        "rapidocr_no_digits": empty,
+        "numbers_over_5_digits": sum(len(t) > 5 for t in truths),
+    }
+    print()
+    print(
+        f"ours minus RapidOCR, same crops: {summary['accuracy_points_ours_minus_rapidocr']:+.1f} points "
+        f"(only ours right: {only_ours}, only RapidOCR right: {only_peer}); "
+        f"speed {summary['speed_ours_per_image_vs_rapidocr']:.2f}x one image at a time, "
+        f"{summary['speed_ours_batched_vs_rapidocr']:.2f}x in batches of {BATCH} "
+        f"({min(count, BATCH)} images per batch here)"
+    )
+    print(
+        f"RapidOCR's text had other characters than digits {non_digit} times (dropped) and no digit "
+        f"{empty} times; {summary['numbers_over_5_digits']} numbers have 6 digits (ours reads at most 5); "
+        f"ours batched vs one at a time: {summary['batched_answers_differ']} answers differ"
+    )
+    peer_by_length, counts = by_length(answers["rapidocr"], truths)
+    ours_by_length, _ = by_length(answers["ours"], truths)
+    print()
+    print(markdown_table(
+        [{"digits": n, "images": counts[n], "rapidocr": peer_by_length[n], "ours": ours_by_length[n]} for n in counts],
+        [("digits", "digits", "{}"), ("images", "images", "{}"),
+         ("rapidocr", "RapidOCR accuracy %", "{:.1f}"), ("ours", "ours accuracy %", "{:.1f}")],
+    ))
+    if fixture_rows:
+        print()
+        print(f"Real SVHN images ({args.fixture}), cropped by their boxes:")
+        print()
+        print(markdown_table(fixture_rows, [
+            ("image", "image", "{}"), ("size", "size", "{}"), ("truth", "truth", "{}"),
+            ("rapidocr_text", "RapidOCR text", "{!r}"), ("rapidocr", "RapidOCR", "{}"),
+            ("ours", "ours", "{}"), ("ours_confidence", "our confidence", "{:.2f}"),
+        ]))
+
+    if args.json:
+        answer_rows = [
+            {"name": r["name"], "truth": t, "rapidocr_text": raw["crop"][i], "rapidocr": answers["rapidocr"][i],
+             "ours": answers["ours"][i], "ours_confidence": confidences[i]}
+            for i, (r, t) in enumerate(zip(records, truths))
+        ]
+        if args.full:
+            for i, row in enumerate(answer_rows):
+                row.update(rapidocr_scene_text=raw["scene"][i], ours_scene=scene_answers["ours"][i])
+        with open(args.json, "w") as handle:
+            json.dump({
+                "title": title, "machine": machine_description(), "backend": keras.backend.backend(),
+                "versions": versions, "args": vars(args), "rows": rows, "summary": summary,
+                "by_length": {"images": counts, "rapidocr": peer_by_length, "ours": ours_by_length},
+                "fixture": fixture_rows, "answers": answer_rows,
+            }, handle, indent=1)
+
+
+if __name__ == "__main__":
+    main()
