@@ -11,6 +11,7 @@ from keras import ops
 
 from kerasvhn import sequence
 from kerasvhn.adversarial.attacks import parse_attack, run_attack
+from kerasvhn.plots import figure as _figure
 
 DEFAULT_EPS = (0.0, 1 / 255, 2 / 255, 4 / 255, 8 / 255)
 COLUMNS = ("attack", "eps", "sequence_accuracy", "digit_accuracy", "images")
@@ -125,15 +126,6 @@ def write_report_csv(rows, path):
         for row in rows:
             writer.writerow({key: row[key] for key in COLUMNS})
     return path
-
-
-def _figure(width, height):
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    figure = Figure(figsize=(width, height))
-    FigureCanvasAgg(figure)
-    return figure
 
 
 def plot_report(rows, path):
