@@ -41,10 +41,19 @@ def model_variables(model):
 def _torch_input_gradient(model, x, y, direction, variables):
     import torch
 
-    with torch.enable_grad():
-        x = x.detach().requires_grad_(True)
-        loss = attack_loss(y, model(x, training=False)) * direction
-        (grad,) = torch.autograd.grad(loss, x)
+    # Weights that require gradients make every backward node compute them too,
+    # even when only the input's gradient is asked for: switch them off meanwhile.
+    weights = [v.value for v in model.trainable_variables if v.value.requires_grad]
+    try:
+        for weight in weights:
+            weight.requires_grad_(False)
+        with torch.enable_grad():
+            x = x.detach().requires_grad_(True)
+            loss = attack_loss(y, model(x, training=False)) * direction
+            (grad,) = torch.autograd.grad(loss, x)
+    finally:
+        for weight in weights:
+            weight.requires_grad_(True)
     return grad
 
 
