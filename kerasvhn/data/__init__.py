@@ -5,7 +5,8 @@
 - `SplitBatches(path_or_arrays, ...)`: a keras PyDataset of random (training) or
   centred (evaluation) 54x54 crops.
 - `download_svhn(data_dir)`: the official tarballs, resumable and verified.
-- `render_numbers(count, seed)`: synthetic house numbers.
+- `synthesize(out, count, seed)`: synthetic street scenes as an SVHN format-1 folder;
+  `render_numbers(count, seed)`: the same scenes framed 64x64 in memory.
 
 >>> from kerasvhn.data import render_numbers
 >>> images, labels = render_numbers(2, seed=1)
