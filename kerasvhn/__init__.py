@@ -10,7 +10,8 @@ from kerasvhn import adversarial, layers
 from kerasvhn.adversarial import AdversarialTraining, fgsm, pgd, robustness_report
 from kerasvhn.layers import ConvBNReLU, PerImageStandardization
 from kerasvhn.model import MultiDigitNet
-from kerasvhn.presets import PRESETS
+from kerasvhn.predict import Reading, read_numbers
+from kerasvhn.presets import PRESETS, PRETRAINED
 from kerasvhn.sequence import (
     CoverageAtAccuracy,
     DigitAccuracy,
@@ -32,7 +33,9 @@ __all__ = [
     "DigitAccuracy",
     "MultiDigitNet",
     "PRESETS",
+    "PRETRAINED",
     "PerImageStandardization",
+    "Reading",
     "Readings",
     "SequenceAccuracy",
     "adversarial",
@@ -44,5 +47,6 @@ __all__ = [
     "layers",
     "multi_digit_loss",
     "pgd",
+    "read_numbers",
     "robustness_report",
 ]

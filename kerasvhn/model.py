@@ -4,7 +4,7 @@ import keras
 
 from kerasvhn import sequence
 from kerasvhn.layers import ConvBNReLU, PerImageStandardization
-from kerasvhn.presets import preset_config
+from kerasvhn.presets import PRETRAINED, PRESETS, preset_config, pretrained_weights_path
 
 _ARCHITECTURE_KEYS = ("input_shape", "conv_layers", "dense_units", "conv_dropout", "dense_dropout")
 
@@ -108,6 +108,26 @@ class MultiDigitNet(keras.Model):
         self.architecture = config
         self._reading_metrics = []
         self._uses_default_loss = True
+
+    @classmethod
+    def from_preset(cls, name, **kwargs):
+        """A model from a preset: trained weights for the names of
+        `kerasvhn.presets.PRETRAINED` ("small_synthetic": the small network trained
+        on synthetic house numbers, shipped in the package and loaded offline), or
+        fresh weights for an architecture preset ("small", "seed", "goodfellow").
+
+        >>> import kerasvhn
+        >>> model = kerasvhn.MultiDigitNet.from_preset("small_synthetic")
+        >>> model.preset
+        'small'
+        """
+        if name in PRETRAINED:
+            model = cls(PRETRAINED[name]["preset"], **kwargs)
+            model.load_weights(pretrained_weights_path(name))
+            return model
+        if name in PRESETS:
+            return cls(name, **kwargs)
+        raise ValueError(f"unknown preset {name!r}; choose one of {sorted(PRETRAINED) + sorted(PRESETS)}")
 
     def compile(self, optimizer="adam", loss="auto", metrics="auto", **kwargs):
         """Configures training; by default the masked multi-head loss and the

@@ -63,3 +63,27 @@ def preset_config(name):
     if name not in PRESETS:
         raise ValueError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}")
     return copy.deepcopy(PRESETS[name])
+
+
+#: Trained weights shipped inside the package: name -> architecture preset, weights
+#: file (in kerasvhn/weights/) and the command that reproduces it.
+PRETRAINED = {
+    "small_synthetic": {
+        "preset": "small",
+        "weights": "small_synthetic.weights.h5",
+        "recipe": "KERAS_BACKEND=tensorflow kerasvhn train small_synthetic.weights.h5 "
+        "--preset small --count 100000 --epochs 14 --seed 0",
+    },
+}
+
+
+def pretrained_weights_path(name):
+    """The path of a shipped weights file; a clear error when it is missing."""
+    import os
+
+    if name not in PRETRAINED:
+        raise ValueError(f"unknown pretrained model {name!r}; choose one of {sorted(PRETRAINED)}")
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "weights", PRETRAINED[name]["weights"])
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"the weights of {name!r} are missing from this installation ({path})")
+    return path
