@@ -1,7 +1,11 @@
 """The `kerasvhn` command line.
 
     kerasvhn demo [--out DIR] [--train-count N] [--test-count N] [--epochs N] [--seed S]
-    kerasvhn synth-preview OUT.png [--count N] [--seed S]
+    kerasvhn synth OUT [--count N] [--seed S] [--split train|held_out] [--preview]
+    kerasvhn train OUT.keras [--count N] [--epochs N] [--seed S] [--from-preset NAME]
+    kerasvhn evaluate [--model M] (--data SPLIT.h5 | --synthetic N)
+    kerasvhn predict IMAGE... [--json] [--model M] [--digitstruct PATH]
+    kerasvhn bench [--count N]
     kerasvhn info
     kerasvhn download DATA_DIR [--splits train test extra] [--base-url URL]
     kerasvhn prepare SRC OUT [--max-digits N] [--workers N]
@@ -14,27 +18,16 @@ import argparse
 import sys
 from pathlib import Path
 
-PREVIEW_LIMIT = 1024
+from kerasvhn.cli_tasks import int_at_least
 
-
-def _int_at_least(minimum):
-    def parse(text):
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
-        return value
-
-    parse.__name__ = "integer"
-    return parse
-
-
-def _png_path(text):
-    if not text.lower().endswith(".png"):
-        raise argparse.ArgumentTypeError(f"the contact sheet is a PNG file: give a name ending in .png, got {text!r}")
-    return Path(text)
+COMMANDS = ("synth", "download", "prepare", "train", "evaluate", "attack", "predict", "bench", "demo", "info")
+TASKS = {
+    "synth": "run_synth",
+    "train": "run_train",
+    "evaluate": "run_evaluate",
+    "predict": "run_predict",
+    "bench": "run_bench",
+}
 
 
 def build_parser():
@@ -49,30 +42,30 @@ def build_parser():
 
     run = commands.add_parser(
         "demo",
-        help="train the small model on synthetic house numbers and report how well it reads a held-out set",
-        description="Renders synthetic house numbers, trains MultiDigitNet('small') on random 54x54 "
-        "crops, reads a held-out test set and writes history.json, training_curves.png, "
-        "examples.png and model.keras to the output folder.",
+        help="the main job: synthesise, prepare, train, evaluate, attack, read photos; a report folder",
+        description="Synthesises SVHN format-1 folders, prepares them, fine-tunes the shipped small "
+        "model (or trains from scratch) on random 54x54 crops, reads the held-out test split and a "
+        "split of unseen fonts and backgrounds, runs the robustness report, reads whole test photos "
+        "with the shipped model, and writes report.json, plots and model.keras to --out.",
     )
     run.add_argument("--out", type=Path, default=Path("reports/demo"), help="output folder (default: %(default)s)")
-    run.add_argument("--train-count", type=_int_at_least(1), default=demo.TRAIN_COUNT,
-                     help="training images (default: %(default)s)")
-    run.add_argument("--test-count", type=_int_at_least(1), default=demo.TEST_COUNT,
-                     help="held-out test images (default: %(default)s)")
-    run.add_argument("--epochs", type=_int_at_least(1), default=demo.EPOCHS, help="epochs (default: %(default)s)")
-    run.add_argument("--seed", type=_int_at_least(0), default=0, help="random seed (default: %(default)s)")
+    run.add_argument("--train-count", type=int_at_least(1), default=demo.TRAIN_COUNT,
+                     help="training scenes (default: %(default)s)")
+    run.add_argument("--test-count", type=int_at_least(1), default=demo.TEST_COUNT,
+                     help="scenes per test split (default: %(default)s)")
+    run.add_argument("--epochs", type=int_at_least(1), default=demo.EPOCHS, help="epochs (default: %(default)s)")
+    run.add_argument("--seed", type=int_at_least(0), default=0, help="random seed (default: %(default)s)")
+    run.add_argument("--from-scratch", action="store_true",
+                     help="train from fresh weights instead of fine-tuning the shipped model")
     run.add_argument("--quiet", action="store_true", help="no per-epoch progress from Keras")
 
-    preview = commands.add_parser(
-        "synth-preview",
-        help="write a contact sheet of synthetic house numbers with their labels",
-        description="Renders synthetic house numbers (kerasvhn.data.render_numbers) and writes "
-        "them with their labels as one PNG.",
-    )
-    preview.add_argument("out", type=_png_path, metavar="OUT.png", help="the PNG file to write")
-    preview.add_argument("--count", type=_int_at_least(1), default=64,
-                         help=f"images, at most {PREVIEW_LIMIT} (default: %(default)s)")
-    preview.add_argument("--seed", type=_int_at_least(0), default=0, help="random seed (default: %(default)s)")
+    from kerasvhn import cli_tasks
+
+    cli_tasks.add_synth(commands)
+    cli_tasks.add_train(commands)
+    cli_tasks.add_evaluate(commands)
+    cli_tasks.add_predict(commands)
+    cli_tasks.add_bench(commands)
 
     commands.add_parser(
         "info",
@@ -99,8 +92,8 @@ def build_parser():
     )
     prepare.add_argument("src", type=Path, metavar="SRC")
     prepare.add_argument("out", type=Path, metavar="OUT")
-    prepare.add_argument("--max-digits", type=_int_at_least(1), default=5)
-    prepare.add_argument("--workers", type=_int_at_least(1), default=None, help="processes (default: 2 at most)")
+    prepare.add_argument("--max-digits", type=int_at_least(1), default=5)
+    prepare.add_argument("--workers", type=int_at_least(1), default=None, help="processes (default: 2 at most)")
 
     from kerasvhn.adversarial.command import add_attack_arguments
 
@@ -145,29 +138,6 @@ def _info(out):
         del model
 
 
-def synth_preview(path, count=64, seed=0):
-    """Writes a contact sheet of `count` rendered images with their labels to `path`."""
-    from kerasvhn.data.synth import render_numbers
-    from kerasvhn.demo import _figure
-    from kerasvhn.sequence import labels_to_numbers
-
-    images, labels = render_numbers(count, seed=seed)
-    numbers = labels_to_numbers(labels)
-    columns = min(count, 10)
-    rows = -(-count // columns)
-    figure = _figure(columns * 1.2, rows * 1.4)
-    axes = figure.subplots(rows, columns, squeeze=False)
-    for index, axis in enumerate(axes.flat):
-        axis.axis("off")
-        if index < count:
-            axis.imshow(images[index])
-            axis.set_title(numbers[index] or "(none)", fontsize=9)
-    figure.suptitle(f"kerasvhn.data.render_numbers({count}, seed={seed})", fontsize=10)
-    figure.tight_layout()
-    figure.savefig(path, dpi=80)
-    return numbers
-
-
 def _user_errors():
     """Errors that describe bad input (printed without a traceback)."""
     from kerasvhn.data.digitstruct import DigitStructError
@@ -184,17 +154,18 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help(sys.stderr)
-        parser.exit(2, "\nkerasvhn: error: choose a command: demo, download, prepare, attack, synth-preview or info\n")
+        parser.exit(2, f"\nkerasvhn: error: choose a command: {', '.join(COMMANDS)}\n")
     try:
         if args.command == "info":
             _info(sys.stdout)
-        elif args.command == "synth-preview":
-            if args.count > PREVIEW_LIMIT:
-                parser.error(f"synth-preview: --count must be at most {PREVIEW_LIMIT}, got {args.count}")
-            if not args.out.parent.is_dir():
-                parser.error(f"synth-preview: the folder of {args.out} does not exist")
-            synth_preview(args.out, args.count, args.seed)
-            print(f"wrote {args.count} images to {args.out}")
+        elif args.command in TASKS:
+            from kerasvhn import cli_tasks
+
+            try:
+                return getattr(cli_tasks, TASKS[args.command])(args)
+            except ValueError as error:  # arguments or data the command cannot use
+                print(f"kerasvhn: error: {error}", file=sys.stderr)
+                return 1
         elif args.command == "download":
             _download(args)
         elif args.command == "prepare":
@@ -218,6 +189,7 @@ def main(argv=None):
                 test_count=args.test_count,
                 epochs=args.epochs,
                 seed=args.seed,
+                from_scratch=args.from_scratch,
                 verbose=0 if args.quiet else "auto",
             )
     except _user_errors() as error:

@@ -1,4 +1,4 @@
-"""The kerasvhn command line: info, synth-preview, a tiny demo, bad arguments."""
+"""The kerasvhn command line: every command once, a tiny demo, bad arguments."""
 
 import json
 import re
@@ -28,11 +28,13 @@ def test_info_lists_the_presets(capsys):
     assert f"{kerasvhn.MultiDigitNet('small').count_params():,}" in small
 
 
-def test_synth_preview_writes_a_contact_sheet(tmp_path, capsys):
-    path = tmp_path / "sheet.png"
-    assert main(["synth-preview", str(path), "--count", "12", "--seed", "3"]) == 0
-    assert "wrote 12 images" in capsys.readouterr().out
-    with Image.open(path) as image:
+def test_synth_writes_a_format_1_folder_and_a_preview(tmp_path, capsys):
+    out = tmp_path / "synthetic"
+    assert main(["synth", str(out), "--count", "12", "--seed", "3", "--workers", "1", "--preview"]) == 0
+    printed = capsys.readouterr().out
+    assert "wrote 12 images and digitStruct.mat" in printed and "preview.png" in printed
+    assert (out / "digitStruct.mat").is_file() and (out / "12.png").is_file()
+    with Image.open(out / "preview.png") as image:
         assert image.format == "PNG" and image.width > 300
 
 
@@ -44,24 +46,54 @@ def test_tiny_demo_writes_its_report(tmp_path, capsys):
     assert re.search(r"^whole-number accuracy: \d{1,3}\.\d%$", out, re.MULTILINE), out
     assert re.search(r"^per-digit accuracy: \d{1,3}\.\d%$", out, re.MULTILINE), out
     assert re.search(r"^coverage at 98% accuracy: \d{1,3}\.\d%$", out, re.MULTILINE), out
+    assert re.search(r"unseen fonts and backgrounds: whole-number accuracy \d", out), out
     assert re.search(r"training: \d+ images/s; prediction: \d+ images/s", out), out
-    for name in ("history.json", "training_curves.png", "examples.png", "model.keras"):
+    assert "pgd-10" in out and re.search(r"shipped model on 16 test photos: \d+ read right cropped by their boxes, \d+ whole", out), out
+    for name in ("report.json", "training_curves.png", "examples.png", "robustness.csv", "robustness.png",
+                 "shipped_model_readings.png", "model.keras"):
         assert (out_dir / name).is_file(), name
-    report = json.loads((out_dir / "history.json").read_text())
+    for split in ("train", "test", "unseen"):
+        assert (out_dir / "data" / split / "digitStruct.mat").is_file()
+        assert (out_dir / "prepared" / f"{split}.h5").is_file()
+    report = json.loads((out_dir / "report.json").read_text())
     assert report["backend"] == BACKEND
     assert report["settings"]["train_count"] == 64 and report["settings"]["epochs"] == 1
     assert len(report["history"]["loss"]) == 1 and "val_sequence_accuracy" in report["history"]
-    printed = float(re.search(r"whole-number accuracy: ([\d.]+)%", out).group(1))
+    printed = float(re.search(r"^whole-number accuracy: ([\d.]+)%", out, re.MULTILINE).group(1))
     assert abs(100 * report["test"]["whole_number_accuracy"] - printed) < 0.051
-    for name in ("training_curves.png", "examples.png"):
-        with Image.open(out_dir / name) as image:
-            assert image.format == "PNG"
-    # A Keras archive of a MultiDigitNet (loading it is tested in test_saving.py;
-    # rebuilding the model here would double this test's time on jax).
+    assert {row["attack"] for row in report["robustness"]} == {"fgsm", "pgd-10"}
+    assert len(report["shipped_model_photos"]) == 16
     with zipfile.ZipFile(out_dir / "model.keras") as archive:
-        assert {"config.json", "model.weights.h5"} <= set(archive.namelist())
         config = json.loads(archive.read("config.json"))
     assert config["class_name"] == "MultiDigitNet" and config["config"]["preset"] == "small"
+
+
+def test_train_then_evaluate(tmp_path, capsys):
+    path = tmp_path / "tiny.weights.h5"
+    assert main(["train", str(path), "--count", "64", "--epochs", "1", "--test-count", "16"]) == 0
+    out = capsys.readouterr().out
+    assert "held-out fonts and backgrounds: 16 images" in out and path.is_file()
+    assert main(["evaluate", "--model", str(path), "--synthetic", "16", "--json"]) == 0
+    scores = json.loads(capsys.readouterr().out)
+    assert scores["count"] == 16 and 0 <= scores["whole_number_accuracy"] <= 1
+
+
+def test_evaluate_a_prepared_split(tmp_path, capsys):
+    from kerasvhn.data import prepare, synthesize
+
+    synthesize(tmp_path / "svhn" / "test", 10, seed=1, workers=1, progress=False)
+    prepare(tmp_path / "svhn", tmp_path / "prepared", workers=1, progress=False)
+    assert main(["evaluate", "--data", str(tmp_path / "prepared" / "test.h5")]) == 0
+    out = capsys.readouterr().out
+    assert "test.h5: 10 images" in out and re.search(r"whole-number accuracy: \d", out)
+
+
+def test_bench_prints_its_rates(capsys):
+    assert main(["bench", "--count", "16"]) == 0
+    out = capsys.readouterr().out
+    for label in ("synthesise scenes", "parse digitStruct.mat, compiled", "read numbers, batches of 256",
+                  "read numbers, one image at a time"):
+        assert re.search(re.escape(label) + r".* [\d,]+ images/s", out), out
 
 
 @pytest.mark.parametrize(
@@ -73,10 +105,14 @@ def test_tiny_demo_writes_its_report(tmp_path, capsys):
         (["demo", "--train-count", "lots"], "expected an integer"),
         (["demo", "--seed", "-3"], "must be at least 0"),
         (["demo", "--unknown"], "unrecognized arguments"),
-        (["synth-preview"], "required"),
-        (["synth-preview", "sheet.jpg"], "ending in .png"),
-        (["synth-preview", "sheet.png", "--count", "100000"], "at most"),
-        (["synth-preview", "no/such/folder/sheet.png"], "does not exist"),
+        (["synth"], "required"),
+        (["synth", "out", "--count", "0"], "must be at least 1"),
+        (["synth", "out", "--split", "test"], "invalid choice"),
+        (["train"], "required"),
+        (["train", "m.keras", "--epochs", "x"], "expected an integer"),
+        (["evaluate"], "one of the arguments --data --synthetic is required"),
+        (["predict"], "required"),
+        (["bench", "--count", "3"], "must be at least 16"),
     ],
 )
 def test_bad_arguments_exit_nonzero_with_a_message(argv, message, capsys):

@@ -329,3 +329,10 @@ class SplitBatches(keras.utils.PyDataset):
         x = crops.astype(np.float32)
         x /= np.float32(255)
         return x, {"length": self._length[ids], "digits": self._digits[ids]}
+
+
+def read_split(path):
+    """(uint8 images (N, H, W, 3), labels) of a prepared split file, checked as
+    SplitBatches checks it."""
+    batches = SplitBatches(path, training=False, in_memory=True)
+    return batches._images, {"length": batches._length, "digits": batches._digits}

@@ -1,6 +1,7 @@
 """One helper: a function over many tasks in worker processes, in order, with a bar."""
 
 import multiprocessing
+import os
 
 
 def parallel_map(function, tasks, workers, progress, description, unit="img", serial_below=256):
@@ -19,7 +20,21 @@ def parallel_map(function, tasks, workers, progress, description, unit="img", se
                 yield function(task)
                 bar.update()
             return
-        with multiprocessing.get_context("spawn").Pool(workers) as pool:
+        with _pool(workers) as pool:
             for result in pool.imap(function, tasks, chunksize=64):
                 yield result
                 bar.update()
+
+
+def _pool(workers):
+    """A pool of spawned workers on Keras's numpy backend: they only draw, decode and
+    encode images, and importing kerasvhn there need not load TensorFlow, torch or jax."""
+    previous = os.environ.get("KERAS_BACKEND")
+    os.environ["KERAS_BACKEND"] = "numpy"
+    try:
+        return multiprocessing.get_context("spawn").Pool(workers)
+    finally:
+        if previous is None:
+            del os.environ["KERAS_BACKEND"]
+        else:
+            os.environ["KERAS_BACKEND"] = previous

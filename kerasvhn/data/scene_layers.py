@@ -20,9 +20,9 @@ def luminance(rgb):
 def pick_colour(rng):
     """Mostly muted colours, as on walls and plates; some vivid ones; greys."""
     if rng.random() < 0.3:
-        return np.full(3, rng.uniform(0.03, 0.97)) + rng.normal(0, 0.02, 3)
+        return (np.full(3, rng.uniform(0.03, 0.97)) + rng.normal(0, 0.02, 3)).astype(np.float32)
     rgb = colorsys.hsv_to_rgb(rng.random(), rng.beta(0.7, 1.5), rng.uniform(0.05, 1.0))
-    return np.clip(np.array(rgb), 0, 1)
+    return np.clip(np.array(rgb, np.float32), 0, 1)
 
 
 def contrasting(rng, base, contrast):
@@ -31,7 +31,7 @@ def contrasting(rng, base, contrast):
         if abs(luminance(colour) - luminance(base)) >= contrast:
             return np.clip(colour, 0, 1)
     light = luminance(base) < 0.5
-    return np.clip(np.full(3, 0.92 if light else 0.06) + rng.uniform(-0.05, 0.05, 3), 0, 1)
+    return np.clip(np.full(3, 0.92 if light else 0.06) + rng.uniform(-0.05, 0.05, 3), 0, 1).astype(np.float32)
 
 
 # ----------------------------------------------------------------------------- layers
@@ -86,8 +86,8 @@ def plate(rng, image, box_px, digit_colour, contrast, split):
         step = max(1, int(round(bh * rng.uniform(0.03, 0.08))))
         light = np.clip(alpha - shift(alpha, step, step), 0, 1)
         dark = np.clip(alpha - shift(alpha, -step, -step), 0, 1)
-        image[:] = blend(image, light * rng.uniform(0.3, 0.8), np.ones(3))
-        image[:] = blend(image, dark * rng.uniform(0.3, 0.8), np.zeros(3))
+        image[:] = blend(image, light * rng.uniform(0.3, 0.8), np.ones(3, np.float32))
+        image[:] = blend(image, dark * rng.uniform(0.3, 0.8), np.zeros(3, np.float32))
     if rng.random() < 0.35:  # a painted border inside the edge
         border = Image.new("L", (width, height), 0)
         inset = max(1.0, 0.08 * bh)

@@ -154,8 +154,8 @@ def _compose(rng, split, length_probabilities, kind):
             sign = 1 if style < 0.9 else -1
             light = np.clip(alpha - layers.shift(alpha, sign * step, sign * step), 0, 1)
             dark = np.clip(alpha - layers.shift(alpha, -sign * step, -sign * step), 0, 1)
-            image = layers.blend(image, light * rng.uniform(0.3, 0.7), np.ones(3))
-            image = layers.blend(image, dark * rng.uniform(0.3, 0.7), np.zeros(3))
+            image = layers.blend(image, light * rng.uniform(0.3, 0.7), np.ones(3, np.float32))
+            image = layers.blend(image, dark * rng.uniform(0.3, 0.7), np.zeros(3, np.float32))
 
     # Lighting: uneven illumination, a cast shadow, an overall exposure.
     image = image * (1 + rng.uniform(0, 0.5) * textures.ramp(rng, width, height))

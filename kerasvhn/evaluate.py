@@ -1,0 +1,59 @@
+"""Scoring a model on labelled 64x64 images: whole-number and per-digit accuracy,
+coverage at 98% accuracy, prediction speed (`kerasvhn evaluate`, the demo)."""
+
+import time
+
+import numpy as np
+
+from kerasvhn.sequence import coverage_at_accuracy, decode, labels_to_numbers
+from kerasvhn.train import centre_crops
+
+
+def evaluate_model(model, images, labels, batch_size=256):
+    """Reads the centred 54x54 crops of uint8 (N, 64, 64, 3) images and scores them.
+
+    Returns a dict: "count", "whole_number_accuracy", "per_digit_accuracy",
+    "coverage_at_98", "predict_images_per_s" (after a warm-up pass), "numbers",
+    "confidences" and "truth".
+
+    >>> import kerasvhn
+    >>> from kerasvhn.data import render_numbers
+    >>> images, labels = render_numbers(8, seed=3)
+    >>> scores = evaluate_model(kerasvhn.MultiDigitNet("small"), images, labels)
+    >>> 0.0 <= scores["whole_number_accuracy"] <= 1.0, scores["count"]
+    (True, 8)
+    """
+    x = centre_crops(images)
+    # Compile first, for a full batch and for the last partial one (jax compiles each shape).
+    warm_up = batch_size + len(x) % batch_size if len(x) > batch_size else len(x)
+    model.predict(x[:warm_up], batch_size=batch_size, verbose=0)
+    start = time.perf_counter()
+    outputs = model.predict(x, batch_size=batch_size, verbose=0)
+    seconds = time.perf_counter() - start
+
+    numbers, confidences = decode(outputs)
+    truth = labels_to_numbers(labels)
+    correct = np.array([p == t for p, t in zip(numbers, truth)])
+    digit_pred = np.argmax(np.asarray(outputs["digits"]), axis=-1)
+    positions = np.arange(digit_pred.shape[1])[None, :] < np.asarray(labels["length"])[:, None]
+    hits = (digit_pred == np.asarray(labels["digits"])) & positions
+    return {
+        "count": len(x),
+        "whole_number_accuracy": float(correct.mean()) if len(x) else 0.0,
+        "per_digit_accuracy": float(hits.sum() / max(positions.sum(), 1)),
+        "coverage_at_98": coverage_at_accuracy(confidences, correct, 0.98) if len(x) else 0.0,
+        "predict_images_per_s": len(x) / max(seconds, 1e-9),
+        "numbers": numbers,
+        "confidences": confidences,
+        "truth": truth,
+    }
+
+
+def summary_lines(scores, what="test set"):
+    """The report lines of evaluate_model's scores."""
+    return [
+        f"{what}: {scores['count']} images, centred 54x54 crops",
+        f"whole-number accuracy: {100 * scores['whole_number_accuracy']:.1f}%",
+        f"per-digit accuracy: {100 * scores['per_digit_accuracy']:.1f}%",
+        f"coverage at 98% accuracy: {100 * scores['coverage_at_98']:.1f}%",
+    ]
