@@ -1,16 +1,22 @@
-"""The demo (`make demo`, `kerasvhn demo`): train the small model on synthetic house
-numbers, read a held-out set, write a report.
+"""The main job (`make demo`, `kerasvhn demo`): synthesise, prepare, train, evaluate,
+attack, and read photos with the shipped model; everything goes to a report folder.
 
-Steps: render a training set, a validation set and a held-out test set with
-`kerasvhn.data.render_numbers` (three different seeds); train
-`MultiDigitNet("small")` with Adam (cosine-decayed learning rate) on random 54x54
-crops of the 64x64 training images, new crops every epoch (the paper's
-augmentation); read the test set's centred 54x54 crops with `kerasvhn.decode`; print
-whole-number accuracy, per-digit accuracy, coverage at 98% accuracy and the measured
-training and prediction speeds; write history.json, training_curves.png,
-examples.png and model.keras to the output folder.
+Steps, each printed with its figures:
 
-Runs on whichever Keras backend is active (KERAS_BACKEND; tensorflow by default).
+1. `synthesize` SVHN format-1 folders (PNGs + digitStruct.mat): train/ and test/
+   with the training fonts and backgrounds, unseen/ with the held-out ones;
+2. `prepare` them (the paper's crops, 64x64, cached HDF5);
+3. train MultiDigitNet("small") on random 54x54 crops: by default fine-tuning the
+   shipped "small_synthetic" weights (a 15-minute CPU budget is not enough to
+   train from nothing to 95%); `from_scratch=True` starts from fresh weights;
+4. read the held-out test split and the unseen-fonts split: whole-number accuracy,
+   per-digit accuracy, coverage at 98%;
+5. the robustness report (FGSM and PGD-10 at a few eps) of the trained model;
+6. read some test photos with the shipped model (`read_numbers`), cropped by their
+   boxes and whole.
+
+Files: report.json, training_curves.png, examples.png, robustness.csv,
+robustness.png, shipped_model_readings.png, model.keras.
 """
 
 import json
@@ -22,60 +28,41 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from kerasvhn.data.batches import SplitBatches
-from kerasvhn.data.synth import render_numbers
+from kerasvhn.data.batches import SplitBatches, read_split
+from kerasvhn.data.prepare import prepare
+from kerasvhn.data.synth import synthesize
+from kerasvhn.evaluate import evaluate_model, summary_lines
 from kerasvhn.model import MultiDigitNet
+from kerasvhn.plots import figure
 from kerasvhn.seeding import set_random_seed
-from kerasvhn.sequence import coverage_at_accuracy, decode, labels_to_numbers
+from kerasvhn.train import TrainingClock, centre_crops, cosine_schedule
 
-#: Defaults of `run_demo`: 2,500 training steps of 64 images, meant to take about
-#: 6 minutes on 2 otherwise idle CPU cores with the tensorflow backend.
-TRAIN_COUNT = 16_000
+TRAIN_COUNT = 32_000
 TEST_COUNT = 2_000
-EPOCHS = 10
-CROP = 54
-#: The validation set (scored after each epoch, for the training curves) is this
-#: size or the test set's, whichever is smaller.
-VALIDATION_COUNT = 1_000
-
-
-def centre_crops(images, crop=CROP):
-    """The centred crop x crop windows of uint8 images, as float32 in [0, 1]."""
-    height, width = images.shape[1:3]
-    top, left = (height - crop) // 2, (width - crop) // 2
-    return images[:, top : top + crop, left : left + crop].astype(np.float32) / np.float32(255)
-
-
-class _TrainingClock(keras.callbacks.Callback):
-    """Seconds spent on the training batches of each epoch (validation excluded)."""
-
-    def __init__(self):
-        super().__init__()
-        self.seconds = []
-        self._start = self._end = None
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self._start, self._end = time.perf_counter(), None
-
-    def on_test_begin(self, logs=None):
-        if self._start is not None and self._end is None:
-            self._end = time.perf_counter()
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.seconds.append((self._end or time.perf_counter()) - self._start)
-
-
-def _render(what, count, seed, log):
-    start = time.perf_counter()
-    images, labels = render_numbers(count, seed=seed)
-    seconds = time.perf_counter() - start
-    log(f"rendered {count} {what} images (seed {seed}) in {seconds:.1f} s ({count / max(seconds, 1e-9):.0f} images/s)")
-    return images, labels
+EPOCHS = 3
+ROBUSTNESS_IMAGES = 256
+ROBUSTNESS_EPS = (0.0, 1 / 255, 2 / 255, 4 / 255)
+SAMPLE_PHOTOS = 16
 
 
 def _check_count(name, value, minimum=1):
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
         raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
+
+
+def _synthesize(data_dir, counts, seed, log):
+    folders = {}
+    for split, (count, split_seed, fonts) in counts.items():
+        folder = data_dir / split
+        done = folder / "digitStruct.mat"
+        start = time.perf_counter()
+        if not done.exists():
+            synthesize(folder, count, seed=split_seed, split=fonts, progress=sys.stderr.isatty())
+        seconds = time.perf_counter() - start
+        log(f"synthesised {split}/: {count} scenes (seed {split_seed}, {fonts} fonts and backgrounds) "
+            f"in {seconds:.1f} s ({count / max(seconds, 1e-9):.0f} images/s)")
+        folders[split] = folder
+    return folders
 
 
 def run_demo(
@@ -85,170 +72,153 @@ def run_demo(
     epochs=EPOCHS,
     seed=0,
     *,
+    from_scratch=False,
     batch_size=64,
-    learning_rate=2e-3,
-    preset="small",
+    learning_rate=None,
     verbose="auto",
     log=print,
 ):
-    """Trains `MultiDigitNet(preset)` on synthetic house numbers and reports how well
-    it reads a held-out set.
+    """Runs the main job and writes its report; returns the figures as a dict.
 
     Args:
-        out_dir: where history.json, training_curves.png, examples.png and
-            model.keras are written (created if missing).
-        train_count: training images (rendered with `seed`).
-        test_count: held-out test images (rendered with `seed + 1`).
-        epochs: passes over the training images, new random crops each time.
-        seed: seeds the data, the weights' initialisation and the crops; the
-            validation set uses `seed + 2`.
+        out_dir: the report folder (data/ and prepared/ go inside it).
+        train_count, test_count: synthetic scenes for training and for each of
+            the two test splits.
+        epochs: passes over the training crops.
+        seed: seeds the data (train: seed, test: seed + 1, unseen: seed + 2), the
+            crops and the attacks' random starts.
+        from_scratch: fresh weights instead of fine-tuning the shipped ones.
         batch_size: training batch size.
-        learning_rate: Adam's peak learning rate (short warm-up, then cosine decay
-            to 1% of it by the end).
-        preset: the MultiDigitNet preset.
-        verbose: Keras's progress display in `fit`: 0 (none), 1 (progress bar), 2
-            (one line per epoch) or "auto" (1 on a terminal, 2 otherwise: a
-            progress bar written to a file or pipe is one line per update).
-        log: where the report lines go (print by default).
-
-    Returns:
-        A dict with the test figures ("whole_number_accuracy", "per_digit_accuracy",
-        "coverage_at_98"), the speeds ("train_images_per_s", "predict_images_per_s"),
-        "history" (per-epoch metrics) and "files" (the paths written).
+        learning_rate: Adam's peak (default 2e-3 from scratch, 5e-4 fine-tuning).
+        verbose: Keras's `fit` display: 0, 1, 2 or "auto".
+        log: where the report lines go.
     """
     _check_count("train_count", train_count)
     _check_count("test_count", test_count)
     _check_count("epochs", epochs)
     _check_count("seed", seed, minimum=0)
     _check_count("batch_size", batch_size)
-    if not learning_rate > 0:
-        raise ValueError(f"learning_rate must be positive, got {learning_rate!r}")
+    learning_rate = learning_rate or (2e-3 if from_scratch else 5e-4)
     if verbose == "auto":
         verbose = 1 if sys.stdout.isatty() else 2
+    started = time.perf_counter()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    started = time.perf_counter()
     backend = keras.backend.backend()
-    log(f"kerasvhn demo: preset {preset!r} on the {backend} backend, {train_count} training "
-        f"images x {epochs} epochs, {test_count} test images; writing to {out_dir}")
+    log(f"kerasvhn demo on the {backend} backend: {train_count} training scenes x {epochs} epochs, "
+        f"{test_count} test scenes per test split; report in {out_dir}")
 
-    train_images, train_labels = _render("training", train_count, seed, log)
-    validation_count = min(VALIDATION_COUNT, test_count)
-    validation_images, validation_labels = _render("validation", validation_count, seed + 2, log)
-    test_images, test_labels = _render("held-out test", test_count, seed + 1, log)
+    folders = _synthesize(
+        out_dir / "data",
+        {"train": (train_count, seed, "train"), "test": (test_count, seed + 1, "train"),
+         "unseen": (test_count, seed + 2, "held_out")},
+        seed,
+        log,
+    )
+    start = time.perf_counter()
+    for summary in prepare(out_dir / "data", out_dir / "prepared", splits=("train", "test", "unseen"),
+                           progress=sys.stderr.isatty()):
+        log(f"prepared {summary}")
+    log(f"prepare: {time.perf_counter() - start:.1f} s")
 
     set_random_seed(seed)
-    batches = SplitBatches((train_images, train_labels), batch_size=batch_size, training=True, seed=seed)
-    total_steps = len(batches) * epochs
-    warmup_steps = min(len(batches) // 2, total_steps // 10)
-    schedule = keras.optimizers.schedules.CosineDecay(
-        learning_rate / 10,
-        decay_steps=max(1, total_steps - warmup_steps),
-        alpha=0.01,
-        warmup_target=learning_rate,
-        warmup_steps=warmup_steps,
-    )
-    model = MultiDigitNet(preset)
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate=schedule))
-    log(f"training MultiDigitNet({preset!r}): {model.count_params():,} parameters, "
-        f"{len(batches)} batches of {batches.batch_size} per epoch")
-    clock = _TrainingClock()
+    train = SplitBatches(out_dir / "prepared" / "train.h5", batch_size=batch_size, training=True, seed=seed)
+    test_images, test_labels = read_split(out_dir / "prepared" / "test.h5")
+    unseen_images, unseen_labels = read_split(out_dir / "prepared" / "unseen.h5")
+    model = MultiDigitNet("small") if from_scratch else MultiDigitNet.from_preset("small_synthetic")
+    start_from = "fresh weights" if from_scratch else "the shipped small_synthetic weights"
+    model.compile(optimizer=keras.optimizers.Adam(cosine_schedule(learning_rate, len(train), epochs)))
+    log(f"training MultiDigitNet('small') from {start_from}: {len(train)} batches of {batch_size} x {epochs} epochs")
+    clock = TrainingClock()
+    validation = min(1000, len(test_images))
     history = model.fit(
-        batches,
+        train,
         epochs=epochs,
-        validation_data=(centre_crops(validation_images), validation_labels),
+        validation_data=(centre_crops(test_images[:validation]), {k: v[:validation] for k, v in test_labels.items()}),
         callbacks=[clock],
         verbose=verbose,
     )
-    # The first epoch includes tracing/compilation: leave it out when there are others.
-    timed = clock.seconds[1:] if len(clock.seconds) > 1 else clock.seconds
-    train_images_per_s = train_count * len(timed) / sum(timed)
+    per_epoch = {key: [float(v) for v in values] for key, values in history.history.items()}
+    train_speed = clock.images_per_second(train.image_shape[0])
 
-    x_test = centre_crops(test_images)
-    predict_batch = 256
-    # Compile first, for a full batch and for the last partial one (jax compiles each shape).
-    warm_up = predict_batch + len(x_test) % predict_batch if len(x_test) > predict_batch else len(x_test)
-    model.predict(x_test[:warm_up], batch_size=predict_batch, verbose=0)
+    test = evaluate_model(model, test_images, test_labels)
+    unseen = evaluate_model(model, unseen_images, unseen_labels)
+    for line in summary_lines(test, "held-out test split"):
+        log(line)
+    log(f"unseen fonts and backgrounds: whole-number accuracy {100 * unseen['whole_number_accuracy']:.1f}%, "
+        f"per-digit {100 * unseen['per_digit_accuracy']:.1f}% ({unseen['count']} images)")
+    log(f"training: {train_speed:.0f} images/s; prediction: {test['predict_images_per_s']:.0f} images/s "
+        f"({backend}, {os.cpu_count()} CPU cores visible)")
+
+    from kerasvhn.adversarial import report as robustness
+
+    count = min(ROBUSTNESS_IMAGES, len(test_images))
+    attack_data = (centre_crops(test_images[:count]), {k: v[:count] for k, v in test_labels.items()})
     start = time.perf_counter()
-    outputs = model.predict(x_test, batch_size=predict_batch, verbose=0)
-    predict_images_per_s = len(x_test) / (time.perf_counter() - start)
+    rows = robustness.robustness_report(model, attack_data, eps=ROBUSTNESS_EPS, attacks=("fgsm", "pgd-10"), seed=seed)
+    log(f"robustness of the trained model ({count} test images, {time.perf_counter() - start:.0f} s):")
+    for line in robustness.format_report(rows).splitlines():
+        log("  " + line)
 
-    numbers, confidences = decode(outputs)
-    truth = labels_to_numbers(test_labels)
-    correct = np.array([p == t for p, t in zip(numbers, truth)])
-    whole = float(correct.mean())
-    digit_pred = np.argmax(outputs["digits"], axis=-1)
-    positions = np.arange(digit_pred.shape[1])[None, :] < test_labels["length"][:, None]
-    hits = (digit_pred == test_labels["digits"]) & positions
-    per_digit = float(hits.sum() / max(positions.sum(), 1))
-    coverage = coverage_at_accuracy(confidences, correct, 0.98)
+    from kerasvhn.predict import read_numbers
+
+    from kerasvhn.data.digitstruct import read_digitstruct
+    from kerasvhn.data.prepare import number_of
+
+    records = list(read_digitstruct(folders["test"] / "digitStruct.mat").records())[:SAMPLE_PHOTOS]
+    photos = [folders["test"] / record["name"] for record in records]
+    shipped = MultiDigitNet.from_preset("small_synthetic")
+    boxed = read_numbers([str(p) for p in photos], model=shipped, records=records)
+    whole = read_numbers([str(p) for p in photos], model=shipped)
+    photo_truth = [number_of(record) for record in records]
+    log(f"shipped model on {len(photos)} test photos: {sum(r.number == t for r, t in zip(boxed, photo_truth))} "
+        f"read right cropped by their boxes, {sum(r.number == t for r, t in zip(whole, photo_truth))} whole")
 
     files = {
-        "history": out_dir / "history.json",
+        "report": out_dir / "report.json",
         "curves": out_dir / "training_curves.png",
         "examples": out_dir / "examples.png",
+        "robustness_csv": out_dir / "robustness.csv",
+        "robustness_plot": out_dir / "robustness.png",
+        "shipped": out_dir / "shipped_model_readings.png",
         "model": out_dir / "model.keras",
     }
-    per_epoch = {key: [float(v) for v in values] for key, values in history.history.items()}
+    _plot_curves(per_epoch, files["curves"])
+    _plot_examples(test_images[:32], test["numbers"][:32], test["confidences"][:32], test["truth"][:32],
+                   files["examples"], "held-out test split")
+    robustness.write_report_csv(rows, files["robustness_csv"])
+    robustness.plot_report(rows, files["robustness_plot"])
+    _plot_photos(photos, boxed, whole, photo_truth, files["shipped"])
+    model.save(files["model"])
+    keep = ("count", "whole_number_accuracy", "per_digit_accuracy", "coverage_at_98", "predict_images_per_s")
     results = {
-        "whole_number_accuracy": whole,
-        "per_digit_accuracy": per_digit,
-        "coverage_at_98": coverage,
-        "train_images_per_s": train_images_per_s,
-        "predict_images_per_s": predict_images_per_s,
-    }
-    report = {
         "backend": backend,
         "keras_version": keras.__version__,
-        "preset": preset,
-        "parameters": int(model.count_params()),
-        "settings": {
-            "train_count": train_count,
-            "validation_count": validation_count,
-            "test_count": test_count,
-            "epochs": epochs,
-            "seed": seed,
-            "validation_seed": seed + 2,
-            "test_seed": seed + 1,
-            "batch_size": batch_size,
-            "learning_rate": learning_rate,
-            "crop": CROP,
-        },
+        "settings": {"train_count": train_count, "test_count": test_count, "epochs": epochs, "seed": seed,
+                     "from_scratch": from_scratch, "batch_size": batch_size, "learning_rate": learning_rate},
         "history": per_epoch,
-        "test": {**results, "count": test_count},
-        "wall_seconds": None,
+        "test": {k: test[k] for k in keep},
+        "unseen": {k: unseen[k] for k in keep},
+        "train_images_per_s": train_speed,
+        "robustness": rows,
+        "shipped_model_photos": [
+            {"file": str(p), "truth": t, "boxes": {"number": b.number, "confidence": b.confidence},
+             "whole": {"number": w.number, "confidence": w.confidence}}
+            for p, b, w, t in zip(photos, boxed, whole, photo_truth)
+        ],
     }
-    _plot_curves(per_epoch, files["curves"])
-    _plot_examples(test_images[:32], numbers[:32], confidences[:32], truth[:32], files["examples"])
-    model.save(files["model"])
     wall = time.perf_counter() - started
-    report["wall_seconds"] = wall
-    files["history"].write_text(json.dumps(report, indent=2) + "\n")
-
-    log(f"held-out test set: {test_count} images, centred {CROP}x{CROP} crops")
-    log(f"whole-number accuracy: {100 * whole:.1f}%")
-    log(f"per-digit accuracy: {100 * per_digit:.1f}%")
-    log(f"coverage at 98% accuracy: {100 * coverage:.1f}%")
-    log(f"training: {train_images_per_s:.0f} images/s; prediction: {predict_images_per_s:.0f} images/s "
-        f"({backend}, {os.cpu_count()} CPU cores visible)")
+    results["wall_seconds"] = wall
+    files["report"].write_text(json.dumps(results, indent=2) + "\n")
     log(f"wrote {', '.join(str(path) for path in files.values())} ({wall:.0f} s in all)")
-    return {**results, "history": per_epoch, "files": {k: str(v) for k, v in files.items()}}
-
-
-def _figure(width, height):
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    figure = Figure(figsize=(width, height))
-    FigureCanvasAgg(figure)  # the Agg canvas, whatever pyplot's backend is
-    return figure
+    return {**results, "files": {k: str(v) for k, v in files.items()}}
 
 
 def _plot_curves(history, path):
     from matplotlib.ticker import MaxNLocator
 
-    figure = _figure(10, 4)
-    panels = figure.subplots(1, 2)
+    fig = figure(10, 4)
+    panels = fig.subplots(1, 2)
     epochs = np.arange(1, len(history.get("loss", [])) + 1)
     for panel, metric, title in (
         (panels[0], "loss", "loss"),
@@ -262,14 +232,14 @@ def _plot_curves(history, path):
         panel.xaxis.set_major_locator(MaxNLocator(integer=True))
         panel.grid(alpha=0.3)
         panel.legend()
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
 
 
-def _plot_examples(images, numbers, confidences, truth, path, columns=8):
+def _plot_examples(images, numbers, confidences, truth, path, what, columns=8):
     rows = -(-len(images) // columns)
-    figure = _figure(columns * 1.4, rows * 1.85)
-    axes = figure.subplots(rows, columns, squeeze=False)
+    fig = figure(columns * 1.4, rows * 1.85)
+    axes = fig.subplots(rows, columns, squeeze=False)
     for index, axis in enumerate(axes.flat):
         axis.axis("off")
         if index >= len(images):
@@ -280,6 +250,27 @@ def _plot_examples(images, numbers, confidences, truth, path, columns=8):
         if not right:
             text += f"\ntrue: {truth[index] or 'none'}"
         axis.set_title(text, fontsize=8, color="green" if right else "red")
-    figure.suptitle("held-out test images: prediction (confidence); green right, red wrong", fontsize=9)
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
+    fig.suptitle(f"{what}: prediction (confidence); green right, red wrong", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+
+
+def _plot_photos(paths, boxed, whole, truth, path, columns=8):
+    from PIL import Image
+
+    rows = -(-len(paths) // columns)
+    fig = figure(columns * 1.6, rows * 1.6)
+    axes = fig.subplots(rows, columns, squeeze=False)
+    for axis in axes.flat:
+        axis.axis("off")
+    for axis, photo, by_box, by_whole, true in zip(axes.flat, paths, boxed, whole, truth):
+        with Image.open(photo) as image:
+            axis.imshow(image.convert("RGB"))
+        lines = [f"{name}: {r.number or 'none'} ({100 * r.confidence:.0f}%)" for name, r in
+                 (("boxes", by_box), ("whole", by_whole))]
+        colour = "green" if by_box.number == true else "red"
+        axis.set_title("\n".join(lines + [f"true: {true}"]), fontsize=7, color=colour)
+    fig.suptitle("the shipped model (read_numbers) on synthetic test photos: cropped by their boxes, "
+                 "and whole; green: the boxed reading is right", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
