@@ -37,9 +37,9 @@ from kerasvhn.plots import figure
 from kerasvhn.seeding import set_random_seed
 from kerasvhn.train import TrainingClock, centre_crops, cosine_schedule
 
-TRAIN_COUNT = 32_000
+TRAIN_COUNT = 16_000
 TEST_COUNT = 2_000
-EPOCHS = 3
+EPOCHS = 2
 ROBUSTNESS_IMAGES = 256
 ROBUSTNESS_EPS = (0.0, 1 / 255, 2 / 255, 4 / 255)
 SAMPLE_PHOTOS = 16
