@@ -226,7 +226,8 @@ class PerImageStandardization(keras.layers.Layer):
         x = ops.cast(inputs, backend_result_float32(inputs.dtype))
         mean, variance = ops.moments(x, axes=[1, 2, 3], keepdims=True)
         pixels = ops.cast(ops.prod(ops.shape(x)[1:]), x.dtype)
-        std = ops.maximum(ops.sqrt(variance), ops.rsqrt(pixels))
+        # A flat image's variance can come out a hair below 0 (torch): clamp before sqrt.
+        std = ops.maximum(ops.sqrt(ops.maximum(variance, 0.0)), ops.rsqrt(pixels))
         return ops.cast((x - mean) / std, self.compute_dtype)
 
     def compute_output_shape(self, input_shape):

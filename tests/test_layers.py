@@ -194,3 +194,16 @@ def test_standardization_is_scale_invariant(rng):
     np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(a.mean(axis=(1, 2, 3)), 0, atol=1e-5)
     np.testing.assert_allclose(a.std(axis=(1, 2, 3)), 1, atol=1e-3)
+
+
+def test_standardization_of_a_flat_image_is_finite():
+    """A constant image (a blank wall) has zero variance; on some backends it comes
+    out a hair below zero, which must not turn into NaN."""
+    import numpy as np
+
+    from kerasvhn import PerImageStandardization
+
+    for value in (0.0, 0.2, 0.7843137, 1.0, 200.0):
+        x = np.full((2, 54, 54, 3), value, np.float32)
+        out = keras.ops.convert_to_numpy(PerImageStandardization()(x))
+        assert np.all(np.isfinite(out)) and np.abs(out).max() < 1e-3
