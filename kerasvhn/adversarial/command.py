@@ -13,7 +13,8 @@ import numpy as np
 
 def add_attack_arguments(parser):
     """Adds the `attack` command's arguments to an argparse parser."""
-    parser.add_argument("--model", required=True, help="a saved model (.keras)")
+    parser.add_argument("--model", required=True,
+                        help="a saved model (.keras, .weights.h5) or a preset such as small_synthetic")
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument(
         "--data",
@@ -73,7 +74,9 @@ def attack_main(args):
     import kerasvhn  # noqa: F401  (registers the model's classes for loading)
     from kerasvhn.adversarial import report
 
-    model = keras.saving.load_model(args.model)
+    from kerasvhn.predict import load_model
+
+    model = load_model(args.model)
     images, labels = load_attack_data(args, model.input_shape[1:3])
     eps = [float(value) / 255 for value in args.eps.split(",")]
     attacks = [name.strip() for name in args.attacks.split(",") if name.strip()]
