@@ -28,6 +28,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from kerasvhn.checks import check_int
 from kerasvhn.data.batches import SplitBatches, read_split
 from kerasvhn.data.prepare import prepare
 from kerasvhn.data.synth import synthesize
@@ -43,11 +44,6 @@ EPOCHS = 2
 ROBUSTNESS_IMAGES = 256
 ROBUSTNESS_EPS = (0.0, 1 / 255, 2 / 255, 4 / 255)
 SAMPLE_PHOTOS = 16
-
-
-def _check_count(name, value, minimum=1):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
 
 
 def _synthesize(data_dir, counts, seed, log):
@@ -93,11 +89,14 @@ def run_demo(
         verbose: Keras's `fit` display: 0, 1, 2 or "auto".
         log: where the report lines go.
     """
-    _check_count("train_count", train_count)
-    _check_count("test_count", test_count)
-    _check_count("epochs", epochs)
-    _check_count("seed", seed, minimum=0)
-    _check_count("batch_size", batch_size)
+    for name, value, minimum in (
+        ("train_count", train_count, 1),
+        ("test_count", test_count, 1),
+        ("epochs", epochs, 1),
+        ("seed", seed, 0),
+        ("batch_size", batch_size, 1),
+    ):
+        check_int(name, value, minimum)
     learning_rate = learning_rate or (2e-3 if from_scratch else 5e-4)
     if verbose == "auto":
         verbose = 1 if sys.stdout.isatty() else 2

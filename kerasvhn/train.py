@@ -14,6 +14,7 @@ import time
 import keras
 import numpy as np
 
+from kerasvhn.checks import check_int
 from kerasvhn.data.batches import SplitBatches
 from kerasvhn.data.synth import render_numbers
 from kerasvhn.model import MultiDigitNet
@@ -132,8 +133,7 @@ def train_on_synthetic(
         ("validation_count", validation_count, 1),
         ("batch_size", batch_size, 1),
     ):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-            raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
+        check_int(name, value, minimum)
     if not learning_rate > 0:
         raise ValueError(f"learning_rate must be positive, got {learning_rate!r}")
     if verbose == "auto":

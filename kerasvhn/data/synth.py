@@ -42,6 +42,7 @@ from kerasvhn.data import scene_layers as layers
 from kerasvhn.data import textures
 from kerasvhn.data.glyphs import LETTERS
 from kerasvhn.data.parallel import parallel_map
+from kerasvhn.checks import check_int
 from kerasvhn.sequence import encode_numbers
 
 #: Probabilities of 0, 1, ..., 6 digits. SVHN's training split has about 15% / 54% /
@@ -211,12 +212,6 @@ def _check_split(split):
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
 
 
-def _check_int(name, value, minimum):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
-    return int(value)
-
-
 def render_numbers(count, seed=0, max_digits=5, size=64, split="train", workers=1, progress=False):
     """Renders `count` framed synthetic house numbers and their labels, in memory.
 
@@ -242,11 +237,11 @@ def render_numbers(count, seed=0, max_digits=5, size=64, split="train", workers=
     >>> labels_to_numbers(labels) == labels_to_numbers(render_numbers(6, seed=0)[1])
     True
     """
-    count = _check_int("count", count, 0)
-    seed = _check_int("seed", seed, 0)
-    max_digits = _check_int("max_digits", max_digits, 1)
-    size = _check_int("size", size, 16)
-    workers = _check_int("workers", workers, 1)
+    count = check_int("count", count, 0)
+    seed = check_int("seed", seed, 0)
+    max_digits = check_int("max_digits", max_digits, 1)
+    size = check_int("size", size, 16)
+    workers = check_int("workers", workers, 1)
     _check_split(split)
     images = np.empty((count, size, size, 3), np.uint8)
     numbers = []
@@ -285,8 +280,8 @@ def synthesize(out, count, seed=0, split="train", workers=None, progress=True):
     """
     from kerasvhn.data.digitstruct_writer import write_digitstruct
 
-    count = _check_int("count", count, 1)
-    seed = _check_int("seed", seed, 0)
+    count = check_int("count", count, 1)
+    seed = check_int("seed", seed, 0)
     _check_split(split)
     os.makedirs(out, exist_ok=True)
     workers = workers or min(2, os.cpu_count() or 1)
