@@ -46,7 +46,7 @@ ROBUSTNESS_EPS = (0.0, 1 / 255, 2 / 255, 4 / 255)
 SAMPLE_PHOTOS = 16
 
 
-def _synthesize(data_dir, counts, seed, log):
+def _synthesize(data_dir, counts, log):
     folders = {}
     for split, (count, split_seed, fonts) in counts.items():
         folder = data_dir / split
@@ -111,7 +111,6 @@ def run_demo(
         out_dir / "data",
         {"train": (train_count, seed, "train"), "test": (test_count, seed + 1, "train"),
          "unseen": (test_count, seed + 2, "held_out")},
-        seed,
         log,
     )
     start = time.perf_counter()
