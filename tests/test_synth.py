@@ -269,3 +269,58 @@ def test_bad_split():
         render_numbers(3, split="test")
     with pytest.raises(ValueError, match="must be an int >= 1"):
         synthesize("/tmp/unused-folder", 0)
+
+
+def test_length_mixes_are_distributions():
+    for name, mix in synth.LENGTH_MIXES.items():
+        assert len(mix) == 7 and sum(mix) == pytest.approx(1.0), name
+        assert min(mix) > 0, f"{name}: every length occurs"
+    svhn = synth.LENGTH_MIXES["svhn"]
+    assert int(np.argmax(svhn)) == 2 and svhn[4] < 0.05 and svhn[5] + svhn[6] < 0.001
+
+
+def test_svhn_length_mix_is_drawn():
+    length = render_numbers(400, seed=3, lengths="svhn")[1]["length"]
+    counts = np.bincount(length, minlength=7)
+    p = synth._probabilities(5, "svhn")
+    expected = p * length.size
+    sigma = np.sqrt(expected * (1 - p))
+    assert np.all(np.abs(counts - expected) < 5 * sigma + 1), (counts, expected)
+    scenes = [len(synth.render_scene(i, seed=3, lengths="svhn")[1]) for i in range(60)]
+    assert max(scenes) <= 4 and scenes.count(2) > 20
+
+
+def test_photo_framing_is_looser():
+    rng = np.random.default_rng(0)
+    box = (100.0, 50.0, 160.0, 130.0)  # 60 wide, 80 high
+
+    def views(photo_share):
+        out = np.array([synth._framing(rng, box, "frame", photo_share) for _ in range(500)])
+        return (out[:, 2] - out[:, 0]) / 60, (out[:, 3] - out[:, 1]) / 80
+
+    widths, heights = views(1.0)
+    assert widths.min() >= 1.8 and widths.max() <= 5.0 and heights.min() >= 1.4 and heights.max() <= 3.4
+    crop_widths, _ = views(0.0)
+    assert crop_widths.max() <= 3.0 and np.median(crop_widths) < 1.5
+    mixed, _ = views(0.15)
+    assert 0.05 < (mixed > 3.0).mean() < 0.25
+
+
+def test_photo_share_changes_framing_not_labels():
+    crops, crop_labels = render_numbers(30, seed=4, photo_share=0.0)
+    photos, photo_labels = render_numbers(30, seed=4, photo_share=1.0)
+    np.testing.assert_array_equal(crop_labels["digits"], photo_labels["digits"])
+    assert np.abs(crops.astype(int) - photos.astype(int)).mean() > 10
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"lengths": "real"}, "lengths must be one of"),
+    ({"photo_share": 1.5}, "photo_share must be between 0 and 1"),
+    ({"photo_share": -0.1}, "photo_share must be between 0 and 1"),
+])
+def test_bad_mix_or_share(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        render_numbers(3, **kwargs)
+    if "lengths" in kwargs:
+        with pytest.raises(ValueError, match=message):
+            synthesize("/tmp/unused-folder", 1, lengths=kwargs["lengths"])

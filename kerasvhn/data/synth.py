@@ -45,10 +45,17 @@ from kerasvhn.data.parallel import parallel_map
 from kerasvhn.checks import check_int
 from kerasvhn.sequence import encode_numbers
 
-#: Probabilities of 0, 1, ..., 6 digits. SVHN's training split has about 15% / 54% /
-#: 26% / 4% of 1 / 2 / 3 / 4 digits and a handful of 5; long numbers are more frequent
-#: here so that every digit head sees enough examples; 6 digits is the "more" class.
-LENGTH_PROBABILITIES = (0.05, 0.16, 0.35, 0.28, 0.10, 0.05, 0.01)
+#: Probabilities of 0, 1, ..., 6 digits (0: no number; 6 digits is the "more" class).
+#: "train": long numbers far more frequent than on real streets, so that every digit
+#: head sees enough examples. "svhn": the mix of SVHN's real training split (5,137 /
+#: 18,130 / 8,691 / 1,434 / 9 / 1 numbers of 1 / 2 / 3 / 4 / 5 / 6 digits), what a
+#: reader of real house numbers meets, with the same 5% of images without a number.
+LENGTH_MIXES = {
+    "train": (0.05, 0.16, 0.35, 0.28, 0.10, 0.05, 0.01),
+    "svhn": (0.05, *(0.95 * n / 33_402 for n in (5_137, 18_130, 8_691, 1_434, 9, 1))),
+}
+#: The share of training frames that show a whole street photo (render_numbers).
+PHOTO_SHARE = 0.15
 
 SPLITS = ("train", "held_out")
 _layout = glyph_ink.layout  # the number's own layout (tests spy on it; clutter has its own)
@@ -59,12 +66,15 @@ _EXPAND = 0.30  # the paper's expansion of the digits' box, in x and in y
 # ----------------------------------------------------------------------------- scenes
 
 
-def _framing(rng, box, kind):
+def _framing(rng, box, kind, photo_share=0.0):
     """The view around the digits' box (x0, y0, x1, y1), in the same coordinates.
 
     kind "frame": what a model is shown: the paper's 15% per side with annotation
     noise half the time, otherwise loose (up to a whole box width per side, the
-    number off centre) or tight. kind "scene": the whole photo around the number.
+    number off centre) or tight; then, with probability photo_share, a whole
+    street photo instead (0.4 to 2 box widths left and right, 0.2 to 1.2 heights
+    above and below: how real SVHN photos frame their numbers). kind "scene": the
+    whole photo around the number.
     """
     x0, y0, x1, y1 = box
     bw, bh = x1 - x0, y1 - y0
@@ -80,10 +90,13 @@ def _framing(rng, box, kind):
         else:
             sides = rng.uniform(0.0, 0.1, size=4)
         sides = np.maximum(sides, 0.0)
+        # Drawn only when asked for, so that photo_share=0 repeats the older frames.
+        if photo_share and rng.random() < photo_share:
+            sides = np.concatenate([rng.uniform(0.4, 2.0, size=2), rng.uniform(0.2, 1.2, size=2)])[[0, 2, 1, 3]]
     return (x0 - sides[0] * bw, y0 - sides[1] * bh, x1 + sides[2] * bw, y1 + sides[3] * bh)
 
 
-def _compose(rng, split, length_probabilities, kind):
+def _compose(rng, split, length_probabilities, kind, photo_share=0.0):
     """Renders one image. Returns (uint8 image, number text, digit boxes in pixels)."""
     faces = glyph_ink.faces(split)
     family = faces[int(rng.integers(len(faces)))]
@@ -109,7 +122,7 @@ def _compose(rng, split, length_probabilities, kind):
     else:
         ink_image, boxes = None, []
         union = (0.0, 0.0, 30.0 * rng.uniform(0.8, 3), 40.0)
-    view = _framing(rng, union, kind)
+    view = _framing(rng, union, kind, photo_share)
     vw, vh = view[2] - view[0], view[3] - view[1]
     if kind == "scene":
         scale = rng.uniform(16, 48) / (union[3] - union[1])
@@ -170,21 +183,28 @@ def _compose(rng, split, length_probabilities, kind):
     return out, text, digit_boxes
 
 
-def _probabilities(max_digits):
-    longest = min(len(LENGTH_PROBABILITIES) - 1, max_digits + 1)
-    p = np.array(LENGTH_PROBABILITIES[: longest + 1])
+def _probabilities(max_digits, lengths="train"):
+    mix = LENGTH_MIXES[lengths]
+    longest = min(len(mix) - 1, max_digits + 1)
+    p = np.array(mix[: longest + 1])
     return p / p.sum()
+
+
+def _check_lengths(lengths):
+    if lengths not in LENGTH_MIXES:
+        raise ValueError(f"lengths must be one of {tuple(LENGTH_MIXES)}, got {lengths!r}")
 
 
 def _rng(seed, index, split):
     return np.random.default_rng([seed, index, _SPLIT_CODE[split]])
 
 
-def render_scene(index, seed=0, split="train"):
+def render_scene(index, seed=0, split="train", lengths="train"):
     """One synthetic street scene: (uint8 image (H, W, 3), number, digit boxes).
 
     Boxes are (left, top, width, height) floats, one per digit, in the image's
-    pixels; the number has 1 to 6 digits.
+    pixels; the number has 1 to 6 digits, drawn from the `lengths` mix ("train"
+    or "svhn", see LENGTH_MIXES).
 
     >>> from kerasvhn.data.synth import render_scene
     >>> image, number, boxes = render_scene(0, seed=1)
@@ -192,17 +212,18 @@ def render_scene(index, seed=0, split="train"):
     (dtype('uint8'), True)
     """
     _check_split(split)
+    _check_lengths(lengths)
     rng = _rng(seed, index, split)
-    p = np.array(LENGTH_PROBABILITIES[1:])
+    p = np.array(LENGTH_MIXES[lengths][1:])
     p = np.concatenate([[0.0], p / p.sum()])
     image, text, boxes = _compose(rng, split, p, "scene")
     return image, text, [(b[0], b[1], b[2] - b[0], b[3] - b[1]) for b in boxes]
 
 
 def _render_framed(task):
-    index, seed, split, max_digits, size = task
+    index, seed, split, max_digits, size, lengths, photo_share = task
     rng = _rng(seed, index, split)
-    image, text, _ = _compose(rng, split, _probabilities(max_digits), "frame")
+    image, text, _ = _compose(rng, split, _probabilities(max_digits, lengths), "frame", photo_share)
     image = Image.fromarray(image).resize((size, size), Image.BILINEAR)
     return np.asarray(image, np.uint8), text
 
@@ -212,7 +233,8 @@ def _check_split(split):
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
 
 
-def render_numbers(count, seed=0, max_digits=5, size=64, split="train", workers=1, progress=False):
+def render_numbers(count, seed=0, max_digits=5, size=64, split="train", workers=1, progress=False, *,
+                   lengths="train", photo_share=PHOTO_SHARE):
     """Renders `count` framed synthetic house numbers and their labels, in memory.
 
     Args:
@@ -224,6 +246,9 @@ def render_numbers(count, seed=0, max_digits=5, size=64, split="train", workers=
         split: "train", or "held_out" for fonts and backgrounds training never sees.
         workers: processes to render in (2 on these machines halves the time).
         progress: show a progress bar.
+        lengths: the mix of number lengths, "train" or "svhn" (LENGTH_MIXES).
+        photo_share: the share of images framed like a whole street photo (the
+            number small and off centre) rather than cropped around the number.
 
     Returns:
         (images, labels): uint8 (count, size, size, 3) and `{"length", "digits"}`
@@ -243,9 +268,12 @@ def render_numbers(count, seed=0, max_digits=5, size=64, split="train", workers=
     size = check_int("size", size, 16)
     workers = check_int("workers", workers, 1)
     _check_split(split)
+    _check_lengths(lengths)
+    if not 0 <= photo_share <= 1:
+        raise ValueError(f"photo_share must be between 0 and 1, got {photo_share!r}")
     images = np.empty((count, size, size, 3), np.uint8)
     numbers = []
-    tasks = [(i, seed, split, max_digits, size) for i in range(count)]
+    tasks = [(i, seed, split, max_digits, size, lengths, photo_share) for i in range(count)]
     for i, (image, text) in enumerate(parallel_map(_render_framed, tasks, workers, progress, "render")):
         images[i] = image
         numbers.append(text)
@@ -253,8 +281,8 @@ def render_numbers(count, seed=0, max_digits=5, size=64, split="train", workers=
 
 
 def _write_scene(task):
-    out, index, seed, split = task
-    image, text, boxes = render_scene(index, seed, split)
+    out, index, seed, split, lengths = task
+    image, text, boxes = render_scene(index, seed, split, lengths)
     name = f"{index + 1}.png"
     Image.fromarray(image).save(os.path.join(out, name), compress_level=1)
     record = {"name": name, "label": [float(int(c) or 10) for c in text]}
@@ -265,11 +293,13 @@ def _write_scene(task):
     return record
 
 
-def synthesize(out, count, seed=0, split="train", workers=None, progress=True):
+def synthesize(out, count, seed=0, split="train", workers=None, progress=True, lengths="train"):
     """Writes an SVHN format-1 folder: out/1.png .. out/N.png and out/digitStruct.mat.
 
     Each PNG is a street scene; its digitStruct entry has one box per digit
-    (label 10 for the digit 0, as in SVHN). Returns the records written.
+    (label 10 for the digit 0, as in SVHN). `lengths` picks the mix of number
+    lengths: "train" (long numbers frequent) or "svhn" (as on real streets).
+    Returns the records written.
 
     >>> import tempfile
     >>> from kerasvhn.data import read_digitstruct, synthesize
@@ -283,9 +313,10 @@ def synthesize(out, count, seed=0, split="train", workers=None, progress=True):
     count = check_int("count", count, 1)
     seed = check_int("seed", seed, 0)
     _check_split(split)
+    _check_lengths(lengths)
     os.makedirs(out, exist_ok=True)
     workers = workers or min(2, os.cpu_count() or 1)
-    tasks = [(out, i, seed, split) for i in range(count)]
+    tasks = [(out, i, seed, split, lengths) for i in range(count)]
     records = list(parallel_map(_write_scene, tasks, workers, progress, "synth"))
     write_digitstruct(os.path.join(out, "digitStruct.mat"), records)
     return records
