@@ -13,8 +13,9 @@ def evaluate_model(model, images, labels, batch_size=256):
     """Reads the centred 54x54 crops of uint8 (N, 64, 64, 3) images and scores them.
 
     Returns a dict: "count", "whole_number_accuracy", "per_digit_accuracy",
-    "coverage_at_98", "predict_images_per_s" (after a warm-up pass), "numbers",
-    "confidences" and "truth".
+    "coverage_at_98", "predict_images_per_s" (after a warm-up pass), "by_length"
+    ({length class: {"count", "accuracy"}}, 0 for no number and max_digits + 1 for
+    "more"), "numbers", "confidences" and "truth".
 
     >>> import kerasvhn
     >>> from kerasvhn.data import render_numbers
@@ -37,12 +38,19 @@ def evaluate_model(model, images, labels, batch_size=256):
     digit_pred = np.argmax(np.asarray(outputs["digits"]), axis=-1)
     positions = np.arange(digit_pred.shape[1])[None, :] < np.asarray(labels["length"])[:, None]
     hits = (digit_pred == np.asarray(labels["digits"])) & positions
+    length = np.asarray(labels["length"])
+    by_length = {
+        int(n): {"count": int((length == n).sum()), "accuracy": float(correct[length == n].mean())}
+        for n in np.unique(length)
+    }
     return {
         "count": len(x),
         "whole_number_accuracy": float(correct.mean()) if len(x) else 0.0,
         "per_digit_accuracy": float(hits.sum() / max(positions.sum(), 1)),
         "coverage_at_98": coverage_at_accuracy(confidences, correct, 0.98) if len(x) else 0.0,
         "predict_images_per_s": len(x) / max(seconds, 1e-9),
+        "by_length": by_length,
+        "max_digits": int(digit_pred.shape[1]),
         "numbers": numbers,
         "confidences": confidences,
         "truth": truth,
@@ -56,4 +64,19 @@ def summary_lines(scores, what="test set"):
         f"whole-number accuracy: {100 * scores['whole_number_accuracy']:.1f}%",
         f"per-digit accuracy: {100 * scores['per_digit_accuracy']:.1f}%",
         f"coverage at 98% accuracy: {100 * scores['coverage_at_98']:.1f}%",
+        "by length: " + by_length_text(scores),
     ]
+
+
+def by_length_text(scores):
+    """'1 digit 98.8% (331), 2 digits 98.6% (696), ...' from evaluate_model's scores."""
+    parts = []
+    for length, row in sorted(scores["by_length"].items()):
+        if length == 0:
+            name = "no number"
+        elif length > scores["max_digits"]:
+            name = f"more than {scores['max_digits']} digits"
+        else:
+            name = f"{length} digit{'s' if length > 1 else ''}"
+        parts.append(f"{name} {100 * row['accuracy']:.1f}% ({row['count']})")
+    return ", ".join(parts)
