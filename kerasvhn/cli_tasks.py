@@ -8,6 +8,8 @@ import sys
 import time
 from pathlib import Path
 
+from kerasvhn.data.synth import LENGTH_MIXES, PHOTO_SHARE
+
 PREVIEW_COUNT = 40
 
 
@@ -51,6 +53,9 @@ def add_synth(commands):
     synth.add_argument("--seed", type=int_at_least(0), default=0, help="random seed (default: %(default)s)")
     synth.add_argument("--split", choices=["train", "held_out"], default="train",
                        help="fonts and backgrounds: those of training, or the held-out ones (default: %(default)s)")
+    synth.add_argument("--lengths", choices=sorted(LENGTH_MIXES), default="train",
+                       help="mix of number lengths: train (long numbers frequent) or svhn (as in real "
+                       "SVHN, mostly 2 and 3 digits) (default: %(default)s)")
     synth.add_argument("--workers", type=int_at_least(1), default=None, help="processes (default: 2 at most)")
     synth.add_argument("--preview", action="store_true",
                        help=f"also write OUT/preview.png: the first {PREVIEW_COUNT} images with their boxes")
@@ -87,7 +92,8 @@ def run_synth(args):
     if args.out.exists() and not args.out.is_dir():
         raise OSError(f"{args.out} exists and is not a folder")
     start = time.perf_counter()
-    records = synthesize(args.out, args.count, seed=args.seed, split=args.split, workers=args.workers)
+    records = synthesize(args.out, args.count, seed=args.seed, split=args.split, workers=args.workers,
+                         lengths=args.lengths)
     seconds = time.perf_counter() - start
     print(f"wrote {len(records)} images and digitStruct.mat to {args.out} in {seconds:.1f} s "
           f"({len(records) / seconds:.0f} images/s)")
@@ -123,6 +129,9 @@ def add_train(commands):
                        help="start from these weights (e.g. small_synthetic) instead of fresh ones")
     train.add_argument("--test-count", type=int_at_least(1), default=2000,
                        help="held-out synthetic images scored at the end (default: %(default)s)")
+    train.add_argument("--photo-share", type=_probability, default=PHOTO_SHARE,
+                       help="share of training images framed like a whole street photo rather than "
+                       "cropped around the number (default: %(default)s)")
 
 
 def run_train(args):
@@ -140,7 +149,7 @@ def run_train(args):
     initial = MultiDigitNet.from_preset(args.from_preset) if args.from_preset else None
     model, _, speed = train_on_synthetic(
         args.count, args.epochs, args.seed, preset=args.preset, batch_size=args.batch_size,
-        learning_rate=args.learning_rate, initial_model=initial,
+        learning_rate=args.learning_rate, initial_model=initial, photo_share=args.photo_share,
     )
     print(f"training: {speed:.0f} images/s")
     images, labels = render("held-out test", args.test_count, args.seed + 1, "held_out")
@@ -175,6 +184,11 @@ def add_evaluate(commands):
     evaluate.add_argument("--split", choices=["train", "held_out"], default="held_out",
                           help="with --synthetic: which fonts and backgrounds (default: %(default)s)")
     evaluate.add_argument("--seed", type=int_at_least(0), default=1, help="with --synthetic (default: %(default)s)")
+    evaluate.add_argument("--lengths", choices=sorted(LENGTH_MIXES), default="train",
+                          help="with --synthetic: the mix of number lengths (default: %(default)s)")
+    evaluate.add_argument("--photo-share", type=_probability, default=PHOTO_SHARE,
+                          help="with --synthetic: share of images framed like a whole street photo "
+                          "(default: %(default)s)")
     evaluate.add_argument("--json", action="store_true", help="print one JSON object instead of lines")
 
 
@@ -191,11 +205,14 @@ def run_evaluate(args):
     else:
         from kerasvhn.data.synth import render_numbers
 
-        images, labels = render_numbers(args.synthetic, seed=args.seed, split=args.split, workers=2)
-        what = f"{args.synthetic} synthetic images ({args.split}, seed {args.seed})"
+        images, labels = render_numbers(args.synthetic, seed=args.seed, split=args.split, workers=2,
+                                        lengths=args.lengths, photo_share=args.photo_share)
+        what = (f"{args.synthetic} synthetic images ({args.split}, seed {args.seed}, {args.lengths} lengths, "
+                f"photo share {args.photo_share})")
     scores = evaluate_model(model, images, labels)
     if args.json:
-        keep = ("count", "whole_number_accuracy", "per_digit_accuracy", "coverage_at_98", "predict_images_per_s")
+        keep = ("count", "whole_number_accuracy", "per_digit_accuracy", "coverage_at_98", "predict_images_per_s",
+                "by_length")
         print(json.dumps({"data": what, **{k: scores[k] for k in keep}}))
     else:
         for line in summary_lines(scores, what):

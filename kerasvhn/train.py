@@ -16,7 +16,7 @@ import numpy as np
 
 from kerasvhn.checks import check_int
 from kerasvhn.data.batches import SplitBatches
-from kerasvhn.data.synth import render_numbers
+from kerasvhn.data.synth import PHOTO_SHARE, render_numbers
 from kerasvhn.model import MultiDigitNet
 from kerasvhn.seeding import set_random_seed
 
@@ -60,10 +60,11 @@ class TrainingClock(keras.callbacks.Callback):
         return images_per_epoch * len(timed) / max(sum(timed), 1e-9)
 
 
-def render(what, count, seed, split="train", workers=2, log=print, progress=True):
+def render(what, count, seed, split="train", workers=2, log=print, progress=True, photo_share=PHOTO_SHARE):
     """render_numbers with a log line giving the speed."""
     start = time.perf_counter()
-    images, labels = render_numbers(count, seed=seed, split=split, workers=workers, progress=progress)
+    images, labels = render_numbers(count, seed=seed, split=split, workers=workers, progress=progress,
+                                    photo_share=photo_share)
     seconds = time.perf_counter() - start
     log(f"rendered {count} {what} images (seed {seed}, {split} fonts and backgrounds) in "
         f"{seconds:.1f} s ({count / max(seconds, 1e-9):.0f} images/s)")
@@ -94,6 +95,7 @@ def train_on_synthetic(
     batch_size=64,
     learning_rate=2e-3,
     initial_model=None,
+    photo_share=PHOTO_SHARE,
     workers=2,
     verbose="auto",
     callbacks=(),
@@ -111,6 +113,8 @@ def train_on_synthetic(
         batch_size, learning_rate: Adam's batch size and peak learning rate.
         initial_model: a MultiDigitNet to continue training from (fine-tuning)
             instead of fresh weights.
+        photo_share: the share of training images framed like a whole street
+            photo (see `render_numbers`); validation images use the same share.
         workers: processes rendering the images.
         verbose: Keras's `fit` display: 0, 1 (progress bar), 2 (a line per epoch)
             or "auto" (1 on a terminal, else 2).
@@ -139,8 +143,9 @@ def train_on_synthetic(
     if verbose == "auto":
         verbose = 1 if sys.stdout.isatty() else 2
     progress = verbose == 1
-    train_images, train_labels = render("training", train_count, seed, "train", workers, log, progress)
-    val_images, val_labels = render("validation", validation_count, seed + 2, "train", workers, log, progress)
+    train_images, train_labels = render("training", train_count, seed, "train", workers, log, progress, photo_share)
+    val_images, val_labels = render("validation", validation_count, seed + 2, "train", workers, log, progress,
+                                    photo_share)
 
     set_random_seed(seed)
     batches = SplitBatches((train_images, train_labels), batch_size=batch_size, training=True, seed=seed)
