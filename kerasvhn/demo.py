@@ -3,14 +3,18 @@ attack, and read photos with the shipped model; everything goes to a report fold
 
 Steps, each printed with its figures:
 
-1. `synthesize` SVHN format-1 folders (PNGs + digitStruct.mat): train/ and test/
-   with the training fonts and backgrounds, unseen/ with the held-out ones;
+1. `synthesize` SVHN format-1 folders (PNGs + digitStruct.mat): train/ with the
+   training fonts and backgrounds and long numbers frequent; test/ with the same
+   fonts and backgrounds and real SVHN's mix of number lengths (mostly 2 and 3
+   digits: what a reader of real streets meets), unseen/ likewise with the
+   held-out fonts and backgrounds, all_lengths/ with training's mix of lengths
+   (15% of 4 to 6 digits, the hard cases for 54x54 pixels);
 2. `prepare` them (the paper's crops, 64x64, cached HDF5);
 3. train MultiDigitNet("small") on random 54x54 crops: by default fine-tuning the
    shipped "small_synthetic" weights (a 15-minute CPU budget is not enough to
    train from nothing to 95%); `from_scratch=True` starts from fresh weights;
-4. read the held-out test split and the unseen-fonts split: whole-number accuracy,
-   per-digit accuracy, coverage at 98%;
+4. read the three test splits: whole-number accuracy (the headline: test/),
+   per-digit accuracy, coverage at 98%, accuracy by number length;
 5. the robustness report (FGSM and PGD-10 at a few eps) of the trained model;
 6. read some test photos with the shipped model (`read_numbers`), cropped by their
    boxes and whole.
@@ -32,7 +36,7 @@ from kerasvhn.checks import check_int
 from kerasvhn.data.batches import SplitBatches, read_split
 from kerasvhn.data.prepare import prepare
 from kerasvhn.data.synth import synthesize
-from kerasvhn.evaluate import evaluate_model, summary_lines
+from kerasvhn.evaluate import by_length_text, evaluate_model, summary_lines
 from kerasvhn.model import MultiDigitNet
 from kerasvhn.plots import figure
 from kerasvhn.seeding import set_random_seed
@@ -48,15 +52,15 @@ SAMPLE_PHOTOS = 16
 
 def _synthesize(data_dir, counts, log):
     folders = {}
-    for split, (count, split_seed, fonts) in counts.items():
+    for split, (count, split_seed, fonts, lengths) in counts.items():
         folder = data_dir / split
         done = folder / "digitStruct.mat"
         start = time.perf_counter()
         if not done.exists():
-            synthesize(folder, count, seed=split_seed, split=fonts, progress=sys.stderr.isatty())
+            synthesize(folder, count, seed=split_seed, split=fonts, progress=sys.stderr.isatty(), lengths=lengths)
         seconds = time.perf_counter() - start
-        log(f"synthesised {split}/: {count} scenes (seed {split_seed}, {fonts} fonts and backgrounds) "
-            f"in {seconds:.1f} s ({count / max(seconds, 1e-9):.0f} images/s)")
+        log(f"synthesised {split}/: {count} scenes (seed {split_seed}, {fonts} fonts and backgrounds, "
+            f"{lengths} mix of lengths) in {seconds:.1f} s ({count / max(seconds, 1e-9):.0f} images/s)")
         folders[split] = folder
     return folders
 
@@ -79,10 +83,10 @@ def run_demo(
     Args:
         out_dir: the report folder (data/ and prepared/ go inside it).
         train_count, test_count: synthetic scenes for training and for each of
-            the two test splits.
+            the three test splits.
         epochs: passes over the training crops.
-        seed: seeds the data (train: seed, test: seed + 1, unseen: seed + 2), the
-            crops and the attacks' random starts.
+        seed: seeds the data (train: seed, test: seed + 1, unseen: seed + 2,
+            all_lengths: seed + 3), the crops and the attacks' random starts.
         from_scratch: fresh weights instead of fine-tuning the shipped ones.
         batch_size: training batch size.
         learning_rate: Adam's peak (default 2e-3 from scratch, 5e-4 fine-tuning).
@@ -109,12 +113,13 @@ def run_demo(
 
     folders = _synthesize(
         out_dir / "data",
-        {"train": (train_count, seed, "train"), "test": (test_count, seed + 1, "train"),
-         "unseen": (test_count, seed + 2, "held_out")},
+        {"train": (train_count, seed, "train", "train"), "test": (test_count, seed + 1, "train", "svhn"),
+         "unseen": (test_count, seed + 2, "held_out", "svhn"),
+         "all_lengths": (test_count, seed + 3, "train", "train")},
         log,
     )
     start = time.perf_counter()
-    for summary in prepare(out_dir / "data", out_dir / "prepared", splits=("train", "test", "unseen"),
+    for summary in prepare(out_dir / "data", out_dir / "prepared", splits=tuple(folders),
                            progress=sys.stderr.isatty()):
         log(f"prepared {summary}")
     log(f"prepare: {time.perf_counter() - start:.1f} s")
@@ -123,6 +128,7 @@ def run_demo(
     train = SplitBatches(out_dir / "prepared" / "train.h5", batch_size=batch_size, training=True, seed=seed)
     test_images, test_labels = read_split(out_dir / "prepared" / "test.h5")
     unseen_images, unseen_labels = read_split(out_dir / "prepared" / "unseen.h5")
+    long_images, long_labels = read_split(out_dir / "prepared" / "all_lengths.h5")
     model = MultiDigitNet("small") if from_scratch else MultiDigitNet.from_preset("small_synthetic")
     start_from = "fresh weights" if from_scratch else "the shipped small_synthetic weights"
     model.compile(optimizer=keras.optimizers.Adam(cosine_schedule(learning_rate, len(train), epochs)))
@@ -141,10 +147,14 @@ def run_demo(
 
     test = evaluate_model(model, test_images, test_labels)
     unseen = evaluate_model(model, unseen_images, unseen_labels)
-    for line in summary_lines(test, "held-out test split"):
+    all_lengths = evaluate_model(model, long_images, long_labels)
+    for line in summary_lines(test, "held-out test split (training fonts and backgrounds, SVHN's mix of lengths)"):
         log(line)
-    log(f"unseen fonts and backgrounds: whole-number accuracy {100 * unseen['whole_number_accuracy']:.1f}%, "
-        f"per-digit {100 * unseen['per_digit_accuracy']:.1f}% ({unseen['count']} images)")
+    for what, scores in (("unseen fonts and backgrounds (SVHN's mix of lengths)", unseen),
+                         ("all lengths (training's mix: 15% of 4 to 6 digits)", all_lengths)):
+        log(f"{what}: whole-number accuracy {100 * scores['whole_number_accuracy']:.1f}%, "
+            f"per-digit {100 * scores['per_digit_accuracy']:.1f}% ({scores['count']} images)")
+        log(f"  by length: {by_length_text(scores)}")
     log(f"training: {train_speed:.0f} images/s; prediction: {test['predict_images_per_s']:.0f} images/s "
         f"({backend}, {os.cpu_count()} CPU cores visible)")
 
@@ -188,7 +198,8 @@ def run_demo(
     robustness.plot_report(rows, files["robustness_plot"])
     _plot_photos(photos, boxed, whole, photo_truth, files["shipped"])
     model.save(files["model"])
-    keep = ("count", "whole_number_accuracy", "per_digit_accuracy", "coverage_at_98", "predict_images_per_s")
+    keep = ("count", "whole_number_accuracy", "per_digit_accuracy", "coverage_at_98", "predict_images_per_s",
+            "by_length")
     results = {
         "backend": backend,
         "keras_version": keras.__version__,
@@ -197,6 +208,7 @@ def run_demo(
         "history": per_epoch,
         "test": {k: test[k] for k in keep},
         "unseen": {k: unseen[k] for k in keep},
+        "all_lengths": {k: all_lengths[k] for k in keep},
         "train_images_per_s": train_speed,
         "robustness": rows,
         "shipped_model_photos": [

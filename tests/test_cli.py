@@ -46,13 +46,15 @@ def test_tiny_demo_writes_its_report(tmp_path, capsys):
     assert re.search(r"^whole-number accuracy: \d{1,3}\.\d%$", out, re.MULTILINE), out
     assert re.search(r"^per-digit accuracy: \d{1,3}\.\d%$", out, re.MULTILINE), out
     assert re.search(r"^coverage at 98% accuracy: \d{1,3}\.\d%$", out, re.MULTILINE), out
-    assert re.search(r"unseen fonts and backgrounds: whole-number accuracy \d", out), out
+    assert re.search(r"unseen fonts and backgrounds \(SVHN's mix of lengths\): whole-number accuracy \d", out), out
+    assert re.search(r"all lengths \(training's mix.*\): whole-number accuracy \d", out), out
+    assert re.search(r"^by length: .*2 digits \d{1,3}\.\d% \(\d+\)", out, re.MULTILINE), out
     assert re.search(r"training: \d+ images/s; prediction: \d+ images/s", out), out
     assert "pgd-10" in out and re.search(r"shipped model on 16 test photos: \d+ read right cropped by their boxes, \d+ whole", out), out
     for name in ("report.json", "training_curves.png", "examples.png", "robustness.csv", "robustness.png",
                  "shipped_model_readings.png", "model.keras"):
         assert (out_dir / name).is_file(), name
-    for split in ("train", "test", "unseen"):
+    for split in ("train", "test", "unseen", "all_lengths"):
         assert (out_dir / "data" / split / "digitStruct.mat").is_file()
         assert (out_dir / "prepared" / f"{split}.h5").is_file()
     report = json.loads((out_dir / "report.json").read_text())
@@ -63,6 +65,9 @@ def test_tiny_demo_writes_its_report(tmp_path, capsys):
     assert abs(100 * report["test"]["whole_number_accuracy"] - printed) < 0.051
     assert {row["attack"] for row in report["robustness"]} == {"fgsm", "pgd-10"}
     assert len(report["shipped_model_photos"]) == 16
+    for split in ("test", "unseen", "all_lengths"):
+        by_length = report[split]["by_length"]
+        assert sum(row["count"] for row in by_length.values()) == 32, split
     with zipfile.ZipFile(out_dir / "model.keras") as archive:
         config = json.loads(archive.read("config.json"))
     assert config["class_name"] == "MultiDigitNet" and config["config"]["preset"] == "small"
@@ -110,6 +115,10 @@ def test_bench_prints_its_rates(capsys):
         (["synth", "out", "--split", "test"], "invalid choice"),
         (["train"], "required"),
         (["train", "m.keras", "--epochs", "x"], "expected an integer"),
+        (["synth", "out", "--lengths", "long"], "invalid choice"),
+        (["evaluate", "--synthetic", "4", "--lengths", "long"], "invalid choice"),
+        (["train", "m.keras", "--photo-share", "1.5"], "must be between 0 and 1"),
+        (["evaluate", "--synthetic", "4", "--photo-share", "-1"], "must be between 0 and 1"),
         (["evaluate"], "one of the arguments --data --synthetic is required"),
         (["predict"], "required"),
         (["bench", "--count", "3"], "must be at least 16"),
