@@ -125,8 +125,11 @@ def add_train(commands):
     train.add_argument("--seed", type=int_at_least(0), default=0, help="random seed (default: %(default)s)")
     train.add_argument("--batch-size", type=int_at_least(1), default=64, help="(default: %(default)s)")
     train.add_argument("--learning-rate", type=float, default=2e-3, help="peak learning rate (default: %(default)s)")
-    train.add_argument("--from-preset", default=None, metavar="NAME",
+    start = train.add_mutually_exclusive_group()
+    start.add_argument("--from-preset", default=None, metavar="NAME",
                        help="start from these weights (e.g. small_synthetic) instead of fresh ones")
+    start.add_argument("--initial-weights", type=Path, default=None, metavar="PATH",
+                       help="start from this .weights.h5 file of the --preset architecture")
     train.add_argument("--test-count", type=int_at_least(1), default=2000,
                        help="held-out synthetic images scored at the end (default: %(default)s)")
     train.add_argument("--photo-share", type=_probability, default=PHOTO_SHARE,
@@ -146,7 +149,14 @@ def run_train(args):
     from kerasvhn.model import MultiDigitNet
     from kerasvhn.train import render, train_on_synthetic
 
-    initial = MultiDigitNet.from_preset(args.from_preset) if args.from_preset else None
+    initial = None
+    if args.from_preset:
+        initial = MultiDigitNet.from_preset(args.from_preset)
+    elif args.initial_weights:
+        if not args.initial_weights.is_file():
+            raise ValueError(f"--initial-weights {args.initial_weights} is not a file")
+        initial = MultiDigitNet(args.preset)
+        initial.load_weights(args.initial_weights)
     model, _, speed = train_on_synthetic(
         args.count, args.epochs, args.seed, preset=args.preset, batch_size=args.batch_size,
         learning_rate=args.learning_rate, initial_model=initial, photo_share=args.photo_share,

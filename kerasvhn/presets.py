@@ -66,13 +66,16 @@ def preset_config(name):
 
 
 #: Trained weights shipped inside the package: name -> architecture preset, weights
-#: file (in kerasvhn/weights/) and the command that reproduces it.
+#: file (in kerasvhn/weights/) and the commands that reproduce it.
 PRETRAINED = {
     "small_synthetic": {
         "preset": "small",
         "weights": "small_synthetic.weights.h5",
-        "recipe": "KERAS_BACKEND=tensorflow kerasvhn train small_synthetic.weights.h5 "
-        "--preset small --count 100000 --epochs 14 --seed 0",
+        # Stage 1: crops around the number; stage 2: 15% of whole-photo framings too.
+        "recipe": "KERAS_BACKEND=tensorflow kerasvhn train stage1.weights.h5 "
+        "--preset small --count 100000 --epochs 14 --seed 0 --photo-share 0 && "
+        "KERAS_BACKEND=tensorflow kerasvhn train small_synthetic.weights.h5 "
+        "--initial-weights stage1.weights.h5 --count 100000 --epochs 3 --seed 1 --learning-rate 5e-4",
     },
 }
 

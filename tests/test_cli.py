@@ -6,6 +6,7 @@ import subprocess
 import sys
 import zipfile
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -81,6 +82,19 @@ def test_train_then_evaluate(tmp_path, capsys):
     assert main(["evaluate", "--model", str(path), "--synthetic", "16", "--json"]) == 0
     scores = json.loads(capsys.readouterr().out)
     assert scores["count"] == 16 and 0 <= scores["whole_number_accuracy"] <= 1
+    assert sum(row["count"] for row in scores["by_length"].values()) == 16
+    # A second stage from the first one's weights, as the shipped model's recipe does.
+    again = tmp_path / "again.weights.h5"
+    argv = ["train", str(again), "--initial-weights", str(path), "--count", "32", "--epochs", "1",
+            "--test-count", "16", "--photo-share", "1", "--learning-rate", "1e-9"]
+    assert main(argv) == 0
+    first, second = kerasvhn.MultiDigitNet("small"), kerasvhn.MultiDigitNet("small")
+    first.load_weights(path)
+    second.load_weights(again)
+    conv = [model.get_layer("conv2").get_weights()[0] for model in (first, second)]
+    np.testing.assert_allclose(conv[0], conv[1], atol=1e-5)  # a learning rate of 1e-9 moves nothing
+    assert main(["train", str(again), "--initial-weights", str(tmp_path / "missing.weights.h5")]) == 1
+    assert "is not a file" in capsys.readouterr().err
 
 
 def test_evaluate_a_prepared_split(tmp_path, capsys):
@@ -118,6 +132,8 @@ def test_bench_prints_its_rates(capsys):
         (["synth", "out", "--lengths", "long"], "invalid choice"),
         (["evaluate", "--synthetic", "4", "--lengths", "long"], "invalid choice"),
         (["train", "m.keras", "--photo-share", "1.5"], "must be between 0 and 1"),
+        (["train", "m.keras", "--from-preset", "small_synthetic", "--initial-weights", "w.weights.h5"],
+         "not allowed with argument"),
         (["evaluate", "--synthetic", "4", "--photo-share", "-1"], "must be between 0 and 1"),
         (["evaluate"], "one of the arguments --data --synthetic is required"),
         (["predict"], "required"),
