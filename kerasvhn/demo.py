@@ -19,8 +19,8 @@ Steps, each printed with its figures:
 6. read some test photos with the shipped model (`read_numbers`), cropped by their
    boxes and whole.
 
-Files: report.json, training_curves.png, examples.png, robustness.csv,
-robustness.png, shipped_model_readings.png, model.keras.
+Files: report.json, training_curves.png, accuracy_by_length.png, examples.png,
+robustness.csv, robustness.png, shipped_model_readings.png, model.keras.
 """
 
 import json
@@ -185,6 +185,7 @@ def run_demo(
     files = {
         "report": out_dir / "report.json",
         "curves": out_dir / "training_curves.png",
+        "by_length": out_dir / "accuracy_by_length.png",
         "examples": out_dir / "examples.png",
         "robustness_csv": out_dir / "robustness.csv",
         "robustness_plot": out_dir / "robustness.png",
@@ -192,6 +193,8 @@ def run_demo(
         "model": out_dir / "model.keras",
     }
     _plot_curves(per_epoch, files["curves"])
+    _plot_by_length({"test/ (SVHN's mix)": test, "unseen/ fonts (SVHN's mix)": unseen,
+                     "all_lengths/ (training's mix)": all_lengths}, files["by_length"])
     _plot_examples(test_images[:32], test["numbers"][:32], test["confidences"][:32], test["truth"][:32],
                    files["examples"], "held-out test split")
     robustness.write_report_csv(rows, files["robustness_csv"])
@@ -242,6 +245,29 @@ def _plot_curves(history, path):
         panel.xaxis.set_major_locator(MaxNLocator(integer=True))
         panel.grid(alpha=0.3)
         panel.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+
+
+def _plot_by_length(splits, path):
+    fig = figure(8, 4)
+    axis = fig.subplots()
+    lengths = sorted({n for scores in splits.values() for n in scores["by_length"]})
+    width = 0.8 / len(splits)
+    for index, (name, scores) in enumerate(splits.items()):
+        rows = scores["by_length"]
+        x = np.array([lengths.index(n) for n in rows]) + (index - (len(splits) - 1) / 2) * width
+        bars = axis.bar(x, [100 * row["accuracy"] for row in rows.values()], width, label=name)
+        axis.bar_label(bars, labels=[str(row["count"]) for row in rows.values()], fontsize=6)
+    max_digits = next(iter(splits.values()))["max_digits"]
+    axis.set_xticks(range(len(lengths)),
+                    ["none" if n == 0 else f"{max_digits + 1}+" if n > max_digits else str(n) for n in lengths])
+    axis.set_xlabel("digits in the number (bar labels: images)")
+    axis.set_ylabel("whole-number accuracy (%)")
+    axis.set_ylim(0, 118)
+    axis.grid(axis="y", alpha=0.3)
+    axis.legend(fontsize=8, loc="upper center", ncol=len(splits))
+    axis.set_title("the demo's model by number length")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
 

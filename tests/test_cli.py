@@ -52,7 +52,7 @@ def test_tiny_demo_writes_its_report(tmp_path, capsys):
     assert re.search(r"^by length: .*2 digits \d{1,3}\.\d% \(\d+\)", out, re.MULTILINE), out
     assert re.search(r"training: \d+ images/s; prediction: \d+ images/s", out), out
     assert "pgd-10" in out and re.search(r"shipped model on 16 test photos: \d+ read right cropped by their boxes, \d+ whole", out), out
-    for name in ("report.json", "training_curves.png", "examples.png", "robustness.csv", "robustness.png",
+    for name in ("report.json", "training_curves.png", "accuracy_by_length.png", "examples.png", "robustness.csv", "robustness.png",
                  "shipped_model_readings.png", "model.keras"):
         assert (out_dir / name).is_file(), name
     for split in ("train", "test", "unseen", "all_lengths"):
