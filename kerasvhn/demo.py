@@ -25,6 +25,7 @@ robustness.csv, robustness.png, shipped_model_readings.png, model.keras.
 
 import json
 import os
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -50,17 +51,25 @@ ROBUSTNESS_EPS = (0.0, 1 / 255, 2 / 255, 4 / 255)
 SAMPLE_PHOTOS = 16
 
 
-def _synthesize(data_dir, counts, log):
+def _synthesize(data_dir, prepared_dir, counts, log):
+    """Writes each split's folder, or reuses one a previous run wrote with the same
+    settings; a folder made otherwise is replaced and its prepared split dropped."""
     folders = {}
     for split, (count, split_seed, fonts, lengths) in counts.items():
         folder = data_dir / split
-        done = folder / "digitStruct.mat"
-        start = time.perf_counter()
-        if not done.exists():
+        settings = {"count": count, "seed": split_seed, "split": fonts, "lengths": lengths}
+        what = f"{count} scenes (seed {split_seed}, {fonts} fonts and backgrounds, {lengths} mix of lengths)"
+        marker = folder / "synth_settings.json"
+        if (folder / "digitStruct.mat").exists() and marker.exists() and json.loads(marker.read_text()) == settings:
+            log(f"reused {split}/: {what}, written by an earlier run")
+        else:
+            shutil.rmtree(folder, ignore_errors=True)
+            (prepared_dir / f"{split}.h5").unlink(missing_ok=True)
+            start = time.perf_counter()
             synthesize(folder, count, seed=split_seed, split=fonts, progress=sys.stderr.isatty(), lengths=lengths)
-        seconds = time.perf_counter() - start
-        log(f"synthesised {split}/: {count} scenes (seed {split_seed}, {fonts} fonts and backgrounds, "
-            f"{lengths} mix of lengths) in {seconds:.1f} s ({count / max(seconds, 1e-9):.0f} images/s)")
+            marker.write_text(json.dumps(settings) + "\n")
+            seconds = time.perf_counter() - start
+            log(f"synthesised {split}/: {what} in {seconds:.1f} s ({count / max(seconds, 1e-9):.0f} images/s)")
         folders[split] = folder
     return folders
 
@@ -113,6 +122,7 @@ def run_demo(
 
     folders = _synthesize(
         out_dir / "data",
+        out_dir / "prepared",
         {"train": (train_count, seed, "train", "train"), "test": (test_count, seed + 1, "train", "svhn"),
          "unseen": (test_count, seed + 2, "held_out", "svhn"),
          "all_lengths": (test_count, seed + 3, "train", "train")},

@@ -74,6 +74,27 @@ def test_tiny_demo_writes_its_report(tmp_path, capsys):
     assert config["class_name"] == "MultiDigitNet" and config["config"]["preset"] == "small"
 
 
+def test_demo_reuses_data_only_when_its_settings_match(tmp_path):
+    from kerasvhn.data.digitstruct import read_digitstruct
+    from kerasvhn.demo import _synthesize
+
+    data, prepared = tmp_path / "data", tmp_path / "prepared"
+    prepared.mkdir()
+    lines = []
+
+    def numbers():
+        return [r["label"] for r in read_digitstruct(data / "test" / "digitStruct.mat").records()]
+
+    _synthesize(data, prepared, {"test": (3, 1, "train", "train")}, lines.append)
+    first = numbers()
+    (prepared / "test.h5").write_bytes(b"a prepared split")
+    _synthesize(data, prepared, {"test": (3, 1, "train", "train")}, lines.append)
+    assert lines[-1].startswith("reused test/") and (prepared / "test.h5").exists()
+    _synthesize(data, prepared, {"test": (3, 4, "train", "train")}, lines.append)  # another seed
+    assert lines[-1].startswith("synthesised test/") and not (prepared / "test.h5").exists()
+    assert numbers() != first and len(numbers()) == 3
+
+
 def test_train_then_evaluate(tmp_path, capsys):
     path = tmp_path / "tiny.weights.h5"
     assert main(["train", str(path), "--count", "64", "--epochs", "1", "--test-count", "16"]) == 0
