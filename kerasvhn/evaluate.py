@@ -35,10 +35,10 @@ def evaluate_model(model, images, labels, batch_size=256):
     numbers, confidences = decode(outputs)
     truth = labels_to_numbers(labels)
     correct = np.array([p == t for p, t in zip(numbers, truth)])
-    digit_pred = np.argmax(np.asarray(outputs["digits"]), axis=-1)
-    positions = np.arange(digit_pred.shape[1])[None, :] < np.asarray(labels["length"])[:, None]
-    hits = (digit_pred == np.asarray(labels["digits"])) & positions
     length = np.asarray(labels["length"])
+    digit_pred = np.argmax(np.asarray(outputs["digits"]), axis=-1)
+    positions = np.arange(digit_pred.shape[1])[None, :] < length[:, None]
+    hits = (digit_pred == np.asarray(labels["digits"])) & positions
     by_length = {
         int(n): {"count": int((length == n).sum()), "accuracy": float(correct[length == n].mean())}
         for n in np.unique(length)
