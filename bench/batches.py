@@ -4,7 +4,7 @@
                             [--json results.json]
 
 Each backend worker writes an HDF5 split of synthetic random 64x64 images to a
-temporary folder (kerasvhn.data.batches.write_split), then measures in the same
+temporary folder (kerasvhn.data.splits.write_split), then measures in the same
 process: SplitBatches in training mode (random 54x54 crops, shuffled order), read
 from memory (in_memory="auto" loads a split this small) and from the file batch by
 batch (in_memory=False, as for the 2.5 GB extra split), one batch per call on one
@@ -29,7 +29,8 @@ def measure(images, batch):
     import numpy as np
 
     import kerasvhn
-    from kerasvhn.data.batches import SplitBatches, write_split
+    from kerasvhn.data.batches import SplitBatches
+    from kerasvhn.data.splits import write_split
 
     rng = np.random.default_rng(0)
     pixels = rng.integers(0, 256, size=(images, 64, 64, 3), dtype=np.uint8)

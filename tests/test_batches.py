@@ -8,7 +8,8 @@ import pytest
 
 import kerasvhn
 from kerasvhn import encode_numbers, labels_to_numbers
-from kerasvhn.data.batches import SplitBatches, write_split
+from kerasvhn.data.batches import SplitBatches
+from kerasvhn.data.splits import SplitWriter, read_split, write_split
 
 COUNT = 75  # 2 full batches of 32 and a partial one of 11
 SIZE = 64
@@ -182,6 +183,42 @@ def test_write_split_is_atomic_and_replaces(split, tmp_path):
     with pytest.raises(TypeError):  # fails while writing: the temporary file is removed
         write_split(tmp_path / "bad.h5", images, labels, names, attrs={"x": object()})
     assert sorted(p.name for p in tmp_path.iterdir()) == ["s.h5"]  # no temporary files left
+
+
+def test_split_writer_streams_the_same_file_in_pieces(split, tmp_path):
+    """Appended in uneven pieces (an empty one too), the file reads exactly as
+    write_split's; a failure inside the block leaves nothing behind."""
+    images, labels, names = split
+    with SplitWriter(tmp_path / "pieces.h5", max_digits=5, attrs={"source": "test"}) as writer:
+        for start, stop in ((0, 7), (7, 7), (7, 40), (40, COUNT)):
+            writer.append(images[start:stop], {k: v[start:stop] for k, v in labels.items()}, names[start:stop])
+        assert not (tmp_path / "pieces.h5").exists()  # only once complete
+    assert writer.count == COUNT
+    whole = write_split(tmp_path / "whole.h5", images, labels, names)
+    for path in (tmp_path / "pieces.h5", whole):
+        got_images, got_labels = read_split(path)
+        np.testing.assert_array_equal(got_images, images)
+        np.testing.assert_array_equal(got_labels["digits"], labels["digits"])
+        assert SplitBatches(path, training=False).names == names
+    with h5py.File(tmp_path / "pieces.h5") as f:
+        assert f["images"].chunks == (1, 64, 64, 3) and f.attrs["source"] == "test"
+    from_file = SplitBatches(tmp_path / "pieces.h5", batch_size=32, in_memory=False, seed=3)
+    from_arrays = SplitBatches((images, labels), batch_size=32, seed=3)
+    for index in range(len(from_file)):
+        np.testing.assert_array_equal(from_file[index][0], from_arrays[index][0])
+    from_file.close()
+    with pytest.raises(ValueError, match="digit positions"):
+        with SplitWriter(tmp_path / "bad.h5", max_digits=4) as writer:
+            writer.append(images[:2], {k: v[:2] for k, v in labels.items()}, names[:2])
+    with pytest.raises(ValueError, match="3 images written to a split of 2"):
+        with SplitWriter(tmp_path / "bad.h5", max_digits=5, count=2) as writer:
+            writer.append(images[:3], {k: v[:3] for k, v in labels.items()}, names[:3])
+    with pytest.raises(ValueError, match="1 images written to a split of 2"):
+        with SplitWriter(tmp_path / "bad.h5", max_digits=5, count=2) as writer:
+            writer.append(images[:1], {k: v[:1] for k, v in labels.items()}, names[:1])
+    with pytest.raises(RuntimeError, match="outside"):
+        writer.append(images[:1], {k: v[:1] for k, v in labels.items()}, names[:1])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pieces.h5", "whole.h5"]
 
 
 def test_model_fit_runs():

@@ -1,9 +1,7 @@
-"""digitStruct.mat: the real MATLAB fixture, generated files, both walks, errors, fuzz.
+"""digitStruct.mat: the real MATLAB fixture (tests/data), generated files, both walks,
+errors, fuzz."""
 
-The fixture is read from the shared folder beside the repository (never copied
-into it); those tests skip when it is absent.
-"""
-
+import contextlib
 import json
 import os
 import subprocess
@@ -26,18 +24,14 @@ from kerasvhn.data.digitstruct import (
 )
 from kerasvhn.data.digitstruct_writer import random_digitstruct, write_digitstruct
 
-FIXTURE = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "svhn-train-sample"
+FIXTURE = Path(__file__).resolve().parent / "data" / "svhn-train-sample"
 PACKAGE_ROOT = Path(digitstruct_module.__file__).resolve().parents[2]
 
-# Subprocesses load the parser modules without the package __init__ (which
-# imports Keras and a backend) so that they start in a fraction of a second;
-# argv[1] is the folder holding the kerasvhn package.
+# Subprocesses import the parser from the folder holding this kerasvhn package
+# (argv[1]); kerasvhn.data imports no Keras, so they start in a fraction of a second.
 LIGHT_IMPORT = r"""
-import os, sys, types
-for _name, _folder in (("kerasvhn", "kerasvhn"), ("kerasvhn.data", os.path.join("kerasvhn", "data"))):
-    _module = types.ModuleType(_name)
-    _module.__path__ = [os.path.join(sys.argv[1], _folder)]
-    sys.modules[_name] = _module
+import os, sys
+sys.path.insert(0, sys.argv[1])
 """
 
 # "fast" needs the compiled extension (and no KERASVHN_NO_EXTENSIONS=1); "pure" is
@@ -56,8 +50,7 @@ METHODS = WALKS + ["h5py"]
 
 @pytest.fixture(scope="module")
 def fixture_dir():
-    if not (FIXTURE / "digitStruct.mat").exists():
-        pytest.skip(f"SVHN fixture not found at {FIXTURE} (shared/fixtures beside the repository)")
+    assert (FIXTURE / "digitStruct.mat").is_file(), f"the real SVHN fixture is missing from {FIXTURE}"
     return FIXTURE
 
 
@@ -647,3 +640,156 @@ def test_fuzz_truncated_and_flipped_files_never_crash(fixture_dir, tmp_path):
                 outcomes.append(walks[0][0])
     assert len(outcomes) == 1200 and checked == 300
     assert {"ok", "error"} <= set(outcomes)  # the damage hits both harmless and fatal places
+
+
+# ---- files that change while read, files that declare more than they hold --------
+
+# argv[2]: the file; argv[3]: the method. Each scenario changes the file at one
+# point of the read: while h5py has it open, before the walk reads its bytes
+# (`_addresses` runs just before) or after (`_superblock_supported` runs just after,
+# as it did right after mapping the file into memory).
+CHANGE_WORKER = LIGHT_IMPORT + r"""
+import json, shutil
+from kerasvhn.data import digitstruct
+from kerasvhn.data.digitstruct import DigitStructError, read_digitstruct
+
+source, method = sys.argv[2], sys.argv[3]
+digitstruct.IN_MEMORY_LIMIT = int(sys.argv[4])
+path = source + ".copy"
+
+def truncate():
+    with open(path, "r+b") as handle:
+        handle.truncate(4096)
+
+def rewrite():
+    with open(source + ".other", "wb") as handle:
+        handle.write(open(source, "rb").read()[:-8] + b"\0" * 16)
+    os.replace(source + ".other", path)
+
+for hook in ("_addresses", "_superblock_supported"):
+    for change in (truncate, rewrite):
+        shutil.copyfile(source, path)
+        original = getattr(digitstruct, hook)
+
+        def hooked(*args, _original=original, _change=change):
+            _change()
+            return _original(*args)
+
+        setattr(digitstruct, hook, hooked)
+        try:
+            read_digitstruct(path, method=method)
+            outcome = "read"
+        except DigitStructError as error:
+            outcome = str(error)
+        finally:
+            setattr(digitstruct, hook, original)
+        print(json.dumps([hook, change.__name__, outcome]), flush=True)
+"""
+
+
+@pytest.mark.parametrize("method", WALKS)
+@pytest.mark.parametrize("copied", [False, True], ids=["in-memory", "private-copy"])
+def test_file_changed_while_read_is_an_error_not_a_crash(tmp_path, method, copied):
+    """Truncated under the reader (SIGBUS with a memory map) or replaced by
+    another file: a DigitStructError saying so, in a process that lives on; with
+    the file read into memory and with the private copy large files get."""
+    path = write_digitstruct(tmp_path / "changing.mat", MIXED + [dict(r, name=f"x{r['name']}") for r in MIXED])
+    limit = "0" if copied else str(digitstruct_module.IN_MEMORY_LIMIT)
+    result = subprocess.run(
+        [sys.executable, "-c", CHANGE_WORKER, str(PACKAGE_ROOT), str(path), method, limit],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, f"reader died (exit {result.returncode}): {result.stderr[-2000:]}"
+    outcomes = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(outcomes) == 4
+    for hook, change, message in outcomes:
+        assert message.startswith(f"{path}.copy: changed while being read"), (hook, change, message)
+
+
+def _chunked(group, name, shape, dtype="f8"):
+    """A dataset declaring `shape` without storing it: chunked, no chunk written."""
+    if name in group:
+        del group[name]
+    return group.create_dataset(name, shape=shape, chunks=(1024,) + (1,) * (len(shape) - 1), dtype=dtype)
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("values", [2**20, 10**12])
+def test_declared_sizes_beyond_the_file_allocate_nothing(tmp_path, method, values):
+    """A file under 100 KB whose bbox field or whose top-level arrays declare a million
+    or 10^12 values: a quick DigitStructError, next to no memory allocated."""
+    import time
+    import tracemalloc
+
+    field = write_digitstruct(tmp_path / "field.mat", MIXED)
+    with h5py.File(field, "r+") as f:
+        _chunked(f[f["digitStruct/bbox"][1, 0]], "left", (values, 1))
+    top = write_digitstruct(tmp_path / "top.mat", MIXED)
+    with h5py.File(top, "r+") as f:
+        for key in ("name", "bbox"):
+            refs = f["digitStruct"][key][()]
+            _chunked(f["digitStruct"], key, (values, 1), h5py.ref_dtype)[: len(refs)] = refs
+    cases = [
+        (field, r"image 1 \('2.png'\): left: shape \(\d+, 1\) declares more values than a file of \d+ bytes"),
+        (top, rf"/digitStruct/name declares {values} references, more than a file of \d+ bytes holds"),
+    ]
+    for path, problem in cases:
+        assert Path(path).stat().st_size < 100_000
+        tracemalloc.start()
+        started = time.monotonic()
+        try:
+            with pytest.raises(DigitStructError, match=problem):
+                read_digitstruct(path, method=method)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert time.monotonic() - started < 5
+        assert peak < 2_000_000, f"{peak} bytes allocated reading {path}"
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_images_sharing_their_objects_cannot_claim_unbounded_memory(tmp_path, method):
+    """3,000 images whose references all point to one 10-box image: a file of
+    about 60 KB that would unpack into 30,000 boxes. No MATLAB file shares."""
+    path = write_digitstruct(tmp_path / "shared.mat", [record("1.png", [1.0] * 10, *([[2.0] * 10] * 4))])
+    with h5py.File(path, "r+") as f:
+        for key in ("name", "bbox"):
+            ref = f["digitStruct"][key][0, 0]
+            del f["digitStruct"][key]
+            f["digitStruct"].create_dataset(key, data=np.array([[ref]] * 3000), dtype=h5py.ref_dtype)
+    size = Path(path).stat().st_size
+    assert 30_000 * 8 > size
+    with pytest.raises(DigitStructError, match=rf"declare \d+ boxes .* more than a file of {size} bytes holds"):
+        read_digitstruct(path, method=method)
+
+
+@pytest.mark.parametrize("method", WALKS)
+def test_large_files_are_walked_from_a_private_copy_in_slices(tmp_path, monkeypatch, method):
+    """Past IN_MEMORY_LIMIT the walk maps a private copy of the file, slice of
+    images by slice: the same result, every image walked, no file left behind."""
+    source = random_digitstruct(40, seed=5)
+    path = write_digitstruct(tmp_path / "large.mat", source)
+    expected = read_digitstruct(path, method=method)
+    monkeypatch.setattr(digitstruct_module, "IN_MEMORY_LIMIT", 1000)
+    monkeypatch.setattr(digitstruct_module, "_SLICE", 16)
+    views, slices = [], []
+    original_view, original_parallel = digitstruct_module._file_view, digitstruct_module._run_parallel
+
+    @contextlib.contextmanager
+    def view(*args):
+        with original_view(*args) as buffer:
+            views.append(type(buffer).__name__)
+            yield buffer
+
+    monkeypatch.setattr(digitstruct_module, "_file_view", view)
+    monkeypatch.setattr(
+        digitstruct_module,
+        "_run_parallel",
+        lambda task, start, stop, walk: slices.append((start, stop)) or original_parallel(task, start, stop, walk),
+    )
+    boxes = read_digitstruct(path, method=method)
+    assert views == ["mmap"] and slices == [(0, 16), (16, 32), (32, 40)] * 2
+    assert list(boxes.records()) == list(expected.records()) and len(boxes.fallback) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["large.mat"]

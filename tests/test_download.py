@@ -16,7 +16,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from kerasvhn.data import download
-from kerasvhn.data.download import DownloadError, UnsafeArchiveError, download_svhn, extract_tarball, fetch
+from kerasvhn.data.download import (
+    ChecksumMismatch,
+    DownloadError,
+    UnsafeArchiveError,
+    download_svhn,
+    extract_tarball,
+    fetch,
+)
 
 PAYLOAD = os.urandom(3 * 1024 * 1024 + 12345)
 PAYLOAD_SHA256 = hashlib.sha256(PAYLOAD).hexdigest()
@@ -191,15 +198,42 @@ def test_existing_verified_file_is_not_downloaded_again(server, tmp_path):
     assert server.requests == []
 
 
-def test_checksum_mismatch_leaves_no_file(server, tmp_path):
+def test_checksum_mismatch_keeps_the_download_and_names_both_hashes(server, tmp_path):
     dest = tmp_path / "file.bin"
-    with pytest.raises(DownloadError, match="sha256 checksum mismatch") as info:
+    kept = tmp_path / "file.bin.mismatch"
+    with pytest.raises(ChecksumMismatch, match="sha256 checksum mismatch") as info:
         fetch(server.url + "/file.bin", dest, sha256="0" * 64, progress=False)
-    assert "/file.bin" in str(info.value)
+    message = str(info.value)
+    assert "/file.bin" in message and f"expected {'0' * 64}, got {PAYLOAD_SHA256}" in message
+    assert f"kept as {kept}" in message
+    assert (info.value.expected, info.value.actual, info.value.kept) == ("0" * 64, PAYLOAD_SHA256, kept)
+    assert kept.read_bytes() == PAYLOAD  # kept whole, not deleted
     assert not dest.exists() and not (tmp_path / "file.bin.part").exists()
-    with pytest.raises(DownloadError, match="md5 checksum mismatch"):
-        fetch(server.url + "/file.bin", dest, md5="0" * 32, progress=False)
-    assert not dest.exists()
+
+    # Run again with the same (wrong) hash: not trusted, downloaded anew.
+    with pytest.raises(ChecksumMismatch, match=f"expected {'0' * 64}, got {PAYLOAD_SHA256}"):
+        fetch(server.url + "/file.bin", dest, sha256="0" * 64, progress=False)
+    assert len(server.requests) == 2 and kept.read_bytes() == PAYLOAD and not dest.exists()
+    # Without any checksum it is not trusted either: downloaded anew.
+    fetch(server.url + "/file.bin", dest, progress=False)
+    assert len(server.requests) == 3 and kept.exists()
+    dest.unlink()
+    # With the right hash, the kept file is used: no request.
+    assert fetch(server.url + "/file.bin", dest, sha256=PAYLOAD_SHA256, progress=False) == dest
+    assert dest.read_bytes() == PAYLOAD and not kept.exists() and len(server.requests) == 3
+
+    with pytest.raises(ChecksumMismatch, match=r"md5 checksum mismatch: expected 0{32}, got [0-9a-f]{32}"):
+        fetch(server.url + "/file.bin", tmp_path / "md5.bin", md5="0" * 32, progress=False)
+    assert (tmp_path / "md5.bin.mismatch").read_bytes() == PAYLOAD
+
+
+def test_existing_file_failing_its_checks_is_kept_not_deleted(server, tmp_path):
+    dest = tmp_path / "file.bin"
+    dest.write_bytes(b"an older file")
+    with pytest.warns(UserWarning, match=rf"expected {PAYLOAD_SHA256}, got .* kept as .*file\.bin\.mismatch"):
+        fetch(server.url + "/file.bin", dest, sha256=PAYLOAD_SHA256, progress=False)
+    assert dest.read_bytes() == PAYLOAD
+    assert (tmp_path / "file.bin.mismatch").read_bytes() == b"an older file"
 
 
 def test_size_mismatch_leaves_no_file(server, tmp_path):
@@ -247,6 +281,8 @@ def test_download_svhn_fetches_verifies_and_extracts(server, tmp_path):
     (tmp_path / "test.tar.gz").unlink()
     with pytest.raises(DownloadError, match="checksum mismatch"):
         download_svhn(tmp_path, "test", base_url=server.url, progress=False)
+    assert (tmp_path / "test.tar.gz.mismatch").read_bytes() == SPLIT_TAR  # kept for a look
+    assert not (tmp_path / "test").exists()
 
 
 def test_unknown_split():

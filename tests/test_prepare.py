@@ -1,3 +1,5 @@
+import json
+import os
 import shutil
 from pathlib import Path
 
@@ -8,9 +10,10 @@ from PIL import Image
 
 from kerasvhn import labels_to_numbers
 from kerasvhn.data.digitstruct_writer import write_digitstruct
-from kerasvhn.data.prepare import PrepareError, crop_box, prepare, prepare_split
+from kerasvhn.data.preparation import PrepareError, prepare, prepare_split
+from kerasvhn.framing import crop_box
 
-FIXTURE = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "svhn-train-sample"
+FIXTURE = Path(__file__).resolve().parent / "data" / "svhn-train-sample"
 
 
 def record(name, number, left=10.0, top=5.0, width=8.0, height=20.0, gap=9.0):
@@ -103,7 +106,6 @@ def test_prepare_finds_split_folders(tmp_path):
         prepare(tmp_path / "cache", tmp_path / "x", progress=False)
 
 
-@pytest.mark.skipif(not FIXTURE.exists(), reason="the shared SVHN fixture is not beside this checkout")
 def test_real_fixture(tmp_path):
     src = tmp_path / "train"
     shutil.copytree(FIXTURE, src)
@@ -111,3 +113,119 @@ def test_real_fixture(tmp_path):
     assert summary.images == 3 and len(summary.skipped) == 36  # only three images ship
     with h5py.File(tmp_path / "train.h5") as f:
         assert labels_to_numbers({"length": f["length"][:], "digits": f["digits"][:]}) == ["19", "23", "25"]
+
+
+# ---- streaming and the cache's settings ------------------------------------------
+
+
+def reference_split(src, entries, max_digits=5):
+    """The split prepared the simplest way, all in memory: images, labels, names."""
+    from kerasvhn import encode_numbers
+    from kerasvhn.data.preparation import _prepare_one
+
+    kept = [(entry, _prepare_one((str(src), entry))[0]) for entry in entries]
+    kept = [(entry, image) for entry, image in kept if image is not None]
+    images = np.stack([image for _, image in kept])
+    labels = encode_numbers(["".join(str(int(x) % 10) for x in entry["label"]) for entry, _ in kept], max_digits)
+    return images, labels, [entry["name"] for entry, _ in kept]
+
+
+def test_streamed_chunks_equal_the_in_memory_result(tmp_path, monkeypatch):
+    """Written 3 images at a time (one image skipped on the way), the file holds
+    exactly what preparing everything in memory gives, and SplitBatches reads it."""
+    from kerasvhn.data.batches import SplitBatches
+    from kerasvhn.data.splits import SplitWriter, read_split
+
+    entries = [record(f"{i + 1}.png", str(7 * i + 1)) for i in range(10)]
+    entries[4] = record("5.png", "5", left=500)  # outside the image: skipped
+    src = make_split(tmp_path / "train", entries)
+    appended = []
+    original = SplitWriter.append
+
+    def append(self, images, *rest):
+        appended.append(len(images))
+        return original(self, images, *rest)
+
+    monkeypatch.setattr(SplitWriter, "append", append)
+    summary = prepare_split(src, tmp_path / "streamed.h5", workers=1, progress=False, chunk=3)
+    assert appended == [3, 3, 3, 0] and summary.images == 9 and len(summary.skipped) == 1
+    images, labels = read_split(tmp_path / "streamed.h5")
+    expected_images, expected_labels, expected_names = reference_split(src, entries)
+    np.testing.assert_array_equal(images, expected_images)
+    for key in ("length", "digits"):
+        np.testing.assert_array_equal(labels[key], expected_labels[key])
+    assert SplitBatches(tmp_path / "streamed.h5", training=False).names == expected_names
+    appended.clear()
+    prepare_split(src, tmp_path / "whole.h5", workers=1, progress=False, chunk=1000)
+    assert appended == [9]  # one chunk: the whole split at once
+    with h5py.File(tmp_path / "streamed.h5") as a, h5py.File(tmp_path / "whole.h5") as b:
+        for key in ("images", "length", "digits", "names"):
+            np.testing.assert_array_equal(a[key][()], b[key][()])
+
+
+def test_cache_is_reused_only_with_the_same_settings(tmp_path, monkeypatch):
+    from kerasvhn.data import preparation as prepare_module
+
+    entries = [record(f"{i + 1}.png", n) for i, n in enumerate(["12", "7", "123456", "905"])]
+    src = make_split(tmp_path / "train", entries)
+    out = tmp_path / "out" / "train.h5"
+
+    def run(folder=src, **kwargs):
+        return prepare_split(folder, out, workers=1, progress=False, **kwargs)
+
+    first = run()
+    assert not first.cached and first.rebuilt is None
+    assert run().cached and "cached (same settings)" in str(run())
+    changed = run(max_digits=4)
+    assert not changed.cached and changed.rebuilt == "max_digits: 5 -> 4"
+    assert "rebuilt: max_digits: 5 -> 4" in str(changed)
+    with h5py.File(out) as f:
+        assert f["digits"].shape == (4, 4) and json.loads(f.attrs["settings"])["max_digits"] == 4
+    assert run(max_digits=4).cached
+    assert run().rebuilt == "max_digits: 4 -> 5"
+
+    mat = src / "digitStruct.mat"
+    stat = mat.stat()
+    os.utime(mat, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))  # touched
+    assert run().rebuilt == f"digitstruct_mtime_ns: {stat.st_mtime_ns} -> {stat.st_mtime_ns + 10**9}"
+    write_digitstruct(mat, entries[:3])  # rewritten: another image count
+    again = run()
+    assert again.rebuilt.startswith("digitstruct_size: ") and again.images == 3
+    copy = shutil.copytree(src, tmp_path / "elsewhere" / "train")  # same files, another folder
+    assert run(copy).rebuilt == f"source: {str(src)!r} -> {str(copy)!r}"
+
+    monkeypatch.setattr(prepare_module, "EXPAND", 0.2)
+    assert run(copy).rebuilt == "expansion: 0.3 -> 0.2"
+    monkeypatch.setattr(prepare_module, "_version", lambda: "9.9")
+    assert run(copy).rebuilt.startswith("version: ") and run(copy).cached
+
+
+def test_old_or_broken_caches_are_rebuilt_atomically(tmp_path, monkeypatch):
+    from kerasvhn import encode_numbers
+    from kerasvhn.data import preparation as prepare_module
+    from kerasvhn.data.splits import write_split
+
+    src = make_split(tmp_path / "train", [record(f"{i + 1}.png", str(i + 1)) for i in range(6)])
+    out = tmp_path / "train.h5"
+    write_split(out, np.zeros((1, 64, 64, 3), np.uint8), encode_numbers(["1"]), ["old.png"])
+    summary = prepare_split(src, out, workers=1, progress=False)
+    assert summary.rebuilt == "no recorded settings" and summary.images == 6
+    out.write_bytes(b"not an HDF5 file")
+    assert prepare_split(src, out, workers=1, progress=False).rebuilt.startswith("unreadable")
+
+    # A rebuild that fails half-way leaves the previous file as it was, and no
+    # temporary file.
+    before = out.read_bytes()
+    calls = []
+
+    def failing(task):
+        calls.append(task)
+        if len(calls) == 4:
+            raise RuntimeError("disk on fire")
+        return original(task)
+
+    original = prepare_module._prepare_one
+    monkeypatch.setattr(prepare_module, "_prepare_one", failing)
+    with pytest.raises(RuntimeError, match="disk on fire"):
+        prepare_split(src, out, max_digits=3, workers=1, progress=False, chunk=2)
+    assert out.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["train", "train.h5"]

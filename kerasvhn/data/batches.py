@@ -1,13 +1,7 @@
 """Batches of a prepared SVHN split for `model.fit` / `evaluate` / `predict`.
 
-A prepared split is an HDF5 file (written by `write_split`) with the datasets
-
-    images  uint8 (N, H, W, 3)        64x64 crops around the house numbers
-    length  int32 (N,)                the label format of kerasvhn.sequence
-    digits  int32 (N, max_digits)
-    names   utf-8 strings (N,)        where each image came from (e.g. "train/1.png")
-
-`SplitBatches` yields `(x, {"length": (B,), "digits": (B, max_digits)})` with x float32
+A prepared split is the HDF5 file `kerasvhn.data.splits` describes (images,
+length, digits, names). `SplitBatches` yields `(x, {"length": (B,), "digits": (B, max_digits)})` with x float32
 in [0, 1] of shape (B, crop, crop, 3). Training: a random crop x crop window of each
 image (its own offsets; the paper's augmentation: random 54x54 crops of the 64x64
 images) and a new order every epoch, both drawn from `(seed, epoch)` so that they
@@ -25,92 +19,17 @@ file's order, the last partial batch included (so is it in training).
 
 import os
 import threading
-import uuid
 from pathlib import Path
 
 import h5py
 import keras
 import numpy as np
 
-from kerasvhn.sequence import more_class
+from kerasvhn.data.splits import check_labels, open_split
 
-FORMAT = "kerasvhn-split-1"
-REQUIRED_DATASETS = ("images", "length", "digits")
 #: Splits whose images take less than this are read into memory at once (all of
 #: SVHN's train and test splits); larger ones (extra) are read batch by batch.
 IN_MEMORY_LIMIT = 2 * 1024**3
-
-
-def write_split(path, images, labels, names, *, compression=None, attrs=None):
-    """Writes a prepared split to an HDF5 file, atomically; returns its Path.
-
-    The file is written under a temporary name in the same folder and moved over
-    `path` with `os.replace` once complete, so readers never see half a file and an
-    existing file is replaced only by a complete one.
-
-    Args:
-        path: the .h5 file to write (its folder must exist).
-        images: uint8 array (N, H, W, 3), e.g. (N, 64, 64, 3).
-        labels: `{"length": (N,), "digits": (N, max_digits)}` as made by
-            `kerasvhn.encode_numbers` (length max_digits + 1 means "more").
-        names: N strings naming each image's source (e.g. "train/1.png").
-        compression: None (default: fastest reads) or an h5py filter such as
-            "gzip"; images are then chunked one image per chunk.
-        attrs: extra file attributes (e.g. {"source": "SVHN format 1, train"}).
-
-    Raises:
-        ValueError: inconsistent shapes, a dtype other than uint8 for images, labels
-            outside the label format.
-    """
-    path = Path(path)
-    images = np.asarray(images)
-    if images.dtype != np.uint8 or images.ndim != 4 or images.shape[-1] != 3:
-        raise ValueError(
-            f"images must be uint8 (N, H, W, 3); got {images.dtype} {images.shape}"
-        )
-    length, digits = _check_labels(labels, images.shape[0], "labels")
-    names = [str(name) for name in names]
-    if len(names) != images.shape[0]:
-        raise ValueError(f"got {len(names)} names for {images.shape[0]} images")
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        with h5py.File(temporary, "w-") as f:
-            chunks = (1, *images.shape[1:]) if compression and images.shape[0] else None
-            f.create_dataset("images", data=images, chunks=chunks, compression=compression)
-            f.create_dataset("length", data=length)
-            f.create_dataset("digits", data=digits)
-            f.create_dataset("names", data=names, dtype=h5py.string_dtype("utf-8"))
-            f.attrs["format"] = FORMAT
-            f.attrs["max_digits"] = digits.shape[1]
-            for key, value in (attrs or {}).items():
-                f.attrs[key] = value
-        with open(temporary, "rb+") as handle:
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
-    return path
-
-
-def _check_labels(labels, count, where):
-    if not isinstance(labels, dict) or not {"length", "digits"} <= set(labels):
-        raise ValueError(f"{where} must be a dict with 'length' and 'digits'")
-    length = np.asarray(labels["length"]).reshape(-1)
-    digits = np.asarray(labels["digits"])
-    if digits.ndim != 2 or length.shape[0] != count or digits.shape[0] != count:
-        raise ValueError(
-            f"{where}: expected length ({count},) and digits ({count}, max_digits); got "
-            f"length {length.shape} and digits {digits.shape}"
-        )
-    if not (np.issubdtype(length.dtype, np.integer) and np.issubdtype(digits.dtype, np.integer)):
-        raise ValueError(f"{where}: length and digits must be integers")
-    top = more_class(digits.shape[1])
-    if length.size and (length.min() < 0 or length.max() > top):
-        raise ValueError(f"{where}: length must be in 0..{top}")
-    if digits.size and (digits.min() < 0 or digits.max() > 9):
-        raise ValueError(f"{where}: digits must be in 0..9")
-    return length.astype(np.int32), digits.astype(np.int32)
 
 
 class SplitBatches(keras.utils.PyDataset):
@@ -180,7 +99,7 @@ class SplitBatches(keras.utils.PyDataset):
         images = np.asarray(source[0])
         if images.dtype != np.uint8 or images.ndim != 4 or images.shape[-1] != 3:
             raise ValueError(f"images must be uint8 (N, H, W, 3); got {images.dtype} {images.shape}")
-        self._length, self._digits = _check_labels(source[1], images.shape[0], "labels")
+        self._length, self._digits = check_labels(source[1], images.shape[0], "labels")
         if len(source) == 3:
             self._names = [str(name) for name in source[2]]
             if len(self._names) != images.shape[0]:
@@ -189,29 +108,9 @@ class SplitBatches(keras.utils.PyDataset):
         self.image_shape = images.shape
 
     def _load_file(self, in_memory):
-        path = self.path
-        if not path.is_file():
-            raise FileNotFoundError(f"prepared SVHN split not found: {path}")
-        try:
-            handle = h5py.File(path, "r")
-        except OSError as error:
-            raise ValueError(f"{path} is not a readable HDF5 file: {error}") from error
-        with handle as f:
-            for name in REQUIRED_DATASETS:
-                if not isinstance(f.get(name), h5py.Dataset):
-                    raise ValueError(
-                        f"{path} has no dataset {name!r} (it has {sorted(f.keys())}); a prepared "
-                        "split holds 'images' uint8 (N, H, W, 3), 'length' (N,), 'digits' "
-                        "(N, max_digits) and 'names' (see kerasvhn.data.batches.write_split)"
-                    )
-            images = f["images"]
-            if images.dtype != np.uint8 or images.ndim != 4 or images.shape[-1] != 3:
-                raise ValueError(
-                    f"{path}: dataset 'images' must be uint8 (N, H, W, 3); got {images.dtype} {images.shape}"
-                )
+        with open_split(self.path) as (images, labels):
             self.image_shape = images.shape
-            labels = {"length": f["length"][()], "digits": f["digits"][()]}
-            self._length, self._digits = _check_labels(labels, images.shape[0], f"{path}: datasets 'length'/'digits'")
+            self._length, self._digits = labels["length"], labels["digits"]
             nbytes = int(np.prod(images.shape))
             if in_memory is True or (in_memory == "auto" and nbytes < IN_MEMORY_LIMIT):
                 self._images = images[()]
@@ -230,9 +129,11 @@ class SplitBatches(keras.utils.PyDataset):
         dataset = self._dataset()
         if ids.size and ids[-1] - ids[0] == ids.size - 1 and np.all(np.diff(ids) == 1):
             return dataset[int(ids[0]) : int(ids[-1]) + 1]  # contiguous: one slice
-        order = np.argsort(ids, kind="stable")
         out = np.empty((ids.size, *self.image_shape[1:]), np.uint8)
-        out[order] = dataset[ids[order]]  # h5py wants increasing indices
+        for row, index in enumerate(ids.tolist()):
+            # One read per image: h5py's list indexing is ~4x slower on contiguous
+            # images and ~100x on images stored one per chunk (what SplitWriter writes).
+            out[row] = dataset[index]
         return out
 
     def close(self):
@@ -329,10 +230,3 @@ class SplitBatches(keras.utils.PyDataset):
         x = crops.astype(np.float32)
         x /= np.float32(255)
         return x, {"length": self._length[ids], "digits": self._digits[ids]}
-
-
-def read_split(path):
-    """(uint8 images (N, H, W, 3), labels) of a prepared split file, checked as
-    SplitBatches checks it."""
-    batches = SplitBatches(path, training=False, in_memory=True)
-    return batches._images, {"length": batches._length, "digits": batches._digits}

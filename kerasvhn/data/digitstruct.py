@@ -24,7 +24,8 @@ height`, with `offsets` delimiting each image's boxes.
 How it reads. The file is opened with h5py, which checks the superblock and reads
 the two (N, 1) reference arrays `/digitStruct/name` and `/digitStruct/bbox`. The
 objects they point to (about 20 tiny HDF5 objects per image) are then walked
-straight from the file's memory-mapped bytes, by a Cython loop (`_digitstruct.pyx`)
+straight from the file's bytes (never from a memory map of the file itself: see
+below), by a Cython loop (`_digitstruct.pyx`)
 or by its pure-Python twin below (`KERASVHN_NO_EXTENSIONS=1`, or no compiled
 extension), instead of one h5py dereference per value (3-5 ms per image).
 
@@ -41,10 +42,23 @@ counts. Any image it declines -- another writer's layout, chunked or compressed
 storage, MATLAB empties, damage -- is read through h5py instead (`fallback`
 lists them), so all methods return the same result; the tests check that on
 fuzzed files too.
+
+A file truncated or rewritten while it is read gives a DigitStructError, never a
+crash: the walk works on its own copy of the bytes (a memory map of a file that
+shrinks raises SIGBUS), read into memory or, past 256 MB, a private temporary copy
+mapped and walked in slices so that memory stays bounded; and the file's size,
+modification time and inode are compared before and after. Whatever shapes a
+damaged or crafted file declares, nothing larger than the file could hold is
+allocated: at most size / 8 images, size / 8 boxes, size / 2 name characters, and
+no single value array larger than the file (a chunked dataset can declare 10^12
+values in a few kilobytes).
 """
 
+import contextlib
 import mmap
 import os
+import shutil
+import tempfile
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -70,6 +84,10 @@ _OK, _BAD_HEADER, _BAD_MESSAGE, _NOT_DATASET, _UNSUPPORTED_TYPE, _UNSUPPORTED_LA
 _BAD_SHAPE, _BAD_GROUP, _FIELD_COUNTS, _MATLAB_EMPTY, _UNSUPPORTED_MESSAGE = range(6, 11)
 
 _PARALLEL_MIN_IMAGES = 4096
+_SLICE = 16384  # images walked between two hand-backs of a mapped file's pages
+#: Files up to this size are read into memory for the walk; larger ones are copied
+#: to a private temporary file and mapped (see `_file_view`).
+IN_MEMORY_LIMIT = 256 * 1024**2
 _SIGNATURE = b"\x89HDF\r\n\x1a\n"
 
 
@@ -144,9 +162,9 @@ class DigitStruct:
         return [digits[bounds[i] : bounds[i + 1]] for i in range(len(self))]
 
     def labels(self, max_digits=5):
-        """kerasvhn's label format {"length", "digits"} (`kerasvhn.sequence.
+        """kerasvhn's label format {"length", "digits"} (`kerasvhn.labels.
         encode_numbers`): a number longer than max_digits gets the "more" class."""
-        from kerasvhn.sequence import encode_numbers
+        from kerasvhn.labels import encode_numbers
 
         return encode_numbers(self.numbers(), max_digits)
 
@@ -169,10 +187,24 @@ def read_digitstruct(path, method="auto"):
     walker = None if method == "h5py" else _walker(method)
     import h5py
 
+    stamp = _stamp(path)
     with _open(path, h5py) as handle:
-        result = _read(handle, path, walker, h5py)
+        if stamp is None:  # appeared between the two looks
+            raise _changed(path)
+        result = _read(handle, path, walker, h5py, stamp[2])
+    if _stamp(path) != stamp:
+        raise _changed(path)
     _check_values(result, path)
     return result
+
+
+def _stamp(path):
+    """(device, inode, size, mtime in ns) of a file, or None: what tells that it changed."""
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns
 
 
 class _H5pyErrors:
@@ -242,8 +274,9 @@ def _open(path, h5py):
         ) from error
 
 
-def _top_datasets(handle, path, h5py):
-    """The (name, bbox) datasets and N, after checking they are what MATLAB writes."""
+def _top_datasets(handle, path, h5py, size):
+    """The (name, bbox) datasets and N, after checking they are what MATLAB writes
+    and that the file can hold N references (8 bytes each)."""
     group = handle.get("digitStruct")
     if not isinstance(group, h5py.Group):
         raise DigitStructError(f"{path}: no /digitStruct group (not an SVHN format-1 digitStruct.mat)")
@@ -262,7 +295,12 @@ def _top_datasets(handle, path, h5py):
             shape = dataset.shape
             if len(shape) not in (1, 2) or (len(shape) == 2 and 1 not in shape):
                 raise DigitStructError(f"{path}: /digitStruct/{key} has shape {shape}, expected (N, 1)")
-            counts.append(int(np.prod(shape)))
+            counts.append(int(np.prod(shape, dtype=object)))
+            if counts[-1] * 8 > size:
+                raise DigitStructError(
+                    f"{path}: /digitStruct/{key} declares {counts[-1]} references, more than a file of "
+                    f"{size} bytes holds"
+                )
         datasets.append(dataset)
     if counts[0] != counts[1]:
         raise DigitStructError(f"{path}: /digitStruct/name has {counts[0]} entries but bbox has {counts[1]}")
@@ -284,9 +322,9 @@ def _addresses(dataset, h5py):
     return addresses.reshape(-1)
 
 
-def _read(handle, path, walker, h5py):
+def _read(handle, path, walker, h5py, size):
     with _H5pyErrors(path):
-        name_dataset, bbox_dataset, n = _top_datasets(handle, path, h5py)
+        name_dataset, bbox_dataset, n = _top_datasets(handle, path, h5py, size)
     if n == 0:
         return DigitStruct([], *([np.zeros(0)] * 5), [0], method=walker[0] if walker else "h5py")
     status = np.full(n, -1, np.int64)  # -1: not walked (method "h5py" or an unusual superblock)
@@ -296,52 +334,151 @@ def _read(handle, path, walker, h5py):
             name_address = _addresses(name_dataset, h5py)
             bbox_address = _addresses(bbox_dataset, h5py)
             base = handle.id.get_create_plist().get_userblock()
-        walked = _walk(path, base, name_address, bbox_address, walker[1])
+        walked = _walk(path, size, base, name_address, bbox_address, walker[1])
         if walked is not None:
             status = walked[0]
     fallback = np.flatnonzero(status != _OK)
-    safe = {}
-    if len(fallback):
-        with _H5pyErrors(f"{path}: /digitStruct/name or bbox"):
-            name_refs = name_dataset[()].reshape(-1)
-            bbox_refs = bbox_dataset[()].reshape(-1)
-        for index in fallback.tolist():
-            with _H5pyErrors(f"{path}: image {index}"):
-                safe[index] = _read_image_h5py(handle, path, index, name_refs[index], bbox_refs[index], h5py)
+    safe = _read_declined(handle, path, h5py, size, (name_dataset, bbox_dataset), fallback, walked)
     method = walker[0] if walker is not None else "h5py"
     return _assemble(n, walked, safe, fallback, method)
 
 
-def _walk(path, base, name_address, bbox_address, walk):
-    """Runs the two passes of the layout walk over the file's bytes; None when
-    the superblock is not one the walk reads (the caller then uses h5py)."""
+def _read_declined(handle, path, h5py, size, datasets, fallback, walked):
+    """{index: (name, columns)} of the images the walk declined, read through h5py;
+    the boxes and name characters of all images together stay within what a file
+    of `size` bytes holds (`_check_totals`)."""
+    if not len(fallback):
+        return {}
+    with _H5pyErrors(f"{path}: /digitStruct/name or bbox"):
+        name_refs, bbox_refs = (dataset[()].reshape(-1) for dataset in datasets)
+    boxes = chars = 0
+    if walked is not None:
+        ok = walked[0] == _OK
+        boxes, chars = (int(np.sum(np.diff(offsets)[ok])) for offsets in walked[1:3])
+    safe = {}
+    for index in fallback.tolist():
+        with _H5pyErrors(f"{path}: image {index}"):
+            name, columns = _read_image_h5py(handle, path, index, name_refs[index], bbox_refs[index], h5py, size)
+        boxes, chars = boxes + len(columns[0]), chars + len(name)
+        _check_totals(path, size, boxes, chars)
+        safe[index] = name, columns
+    return safe
+
+
+def _walk(path, size, base, name_address, bbox_address, walk):
+    """Runs the two passes of the layout walk over the file's bytes (`size` of
+    them); None when the superblock is not one the walk reads (the caller then
+    uses h5py)."""
     n = len(name_address)
-    with open(path, "rb") as raw:
-        size = os.fstat(raw.fileno()).st_size
-        if size < base + 96:
+    if size < base + 96:
+        return None
+    with _file_view(path, size) as buffer:
+        if not _superblock_supported(buffer, base):
             return None
-        with mmap.mmap(raw.fileno(), 0, access=mmap.ACCESS_READ) as buffer:
-            if not _superblock_supported(buffer, base):
-                return None
-            info = np.zeros((n, 14), np.int64)
-            _run_parallel(
-                lambda a, b: walk.parse_structure(buffer, base, name_address, bbox_address, info, a, b),
-                n,
-                walk,
-            )
-            ok = info[:, 0] == _OK
-            box_offsets = np.concatenate([[0], np.cumsum(np.where(ok, info[:, 3], 0))]).astype(np.int64)
-            name_offsets = np.concatenate([[0], np.cumsum(np.where(ok, info[:, 2], 0))]).astype(np.int64)
-            chars = np.zeros(name_offsets[-1], np.uint16)
-            values = np.zeros((5, box_offsets[-1]), np.float64)
-            _run_parallel(
-                lambda a, b: walk.parse_values(
-                    buffer, base, info, box_offsets, name_offsets, chars, values, a, b
-                ),
-                n,
-                walk,
-            )
+        info = np.zeros((n, 14), np.int64)
+        _run_slices(
+            lambda a, b: walk.parse_structure(buffer, base, name_address, bbox_address, info, a, b),
+            n, walk, buffer,
+        )
+        ok = info[:, 0] == _OK
+        box_offsets = np.concatenate([[0], np.cumsum(np.where(ok, info[:, 3], 0))]).astype(np.int64)
+        name_offsets = np.concatenate([[0], np.cumsum(np.where(ok, info[:, 2], 0))]).astype(np.int64)
+        _check_totals(path, size, int(box_offsets[-1]), int(name_offsets[-1]))
+        chars = np.zeros(name_offsets[-1], np.uint16)
+        values = np.zeros((5, box_offsets[-1]), np.float64)
+        _run_slices(
+            lambda a, b: walk.parse_values(buffer, base, info, box_offsets, name_offsets, chars, values, a, b),
+            n, walk, buffer,
+        )
     return info[:, 0].copy(), box_offsets, name_offsets, chars, values
+
+
+@contextlib.contextmanager
+def _file_view(path, size):
+    """The file's `size` bytes for the walk, which never reads the file itself: a
+    file truncated under a memory map raises SIGBUS, which kills the process.
+    Files up to IN_MEMORY_LIMIT bytes are read into memory. A larger one (extra's
+    is about 1.4 GB: some 7 KB per image) is copied to a private temporary file,
+    which nothing else can truncate, and that copy is mapped; `_run_slices` hands
+    its pages back after each slice of images, so the walk's memory stays bounded.
+    Without room for the copy, the file is read into memory after all."""
+    if size <= IN_MEMORY_LIMIT:
+        yield _file_bytes(path, size)
+        return
+    try:
+        copy = _private_copy(path, size)
+    except OSError:
+        copy = None
+    if copy is None:
+        yield _file_bytes(path, size)
+        return
+    with copy, mmap.mmap(copy.fileno(), size, access=mmap.ACCESS_READ) as view:
+        yield view
+
+
+def _private_copy(path, size):
+    """An unnamed temporary copy of the file (beside it, or in the temporary folder)."""
+    try:
+        copy = tempfile.TemporaryFile(dir=os.path.dirname(os.path.abspath(path)))
+    except OSError:
+        copy = tempfile.TemporaryFile()
+    try:
+        with open(path, "rb") as source:
+            _copy_file(source, copy)
+        copied = os.fstat(copy.fileno()).st_size
+        if copied != size:
+            raise _changed(path, size, copied)
+    except BaseException:
+        copy.close()
+        raise
+    return copy
+
+
+def _copy_file(source, copy):
+    """Copies source to its end into the empty file copy: in the kernel (sendfile,
+    several times faster) where it can, else through a 16 MB buffer."""
+    try:
+        sent = 0
+        while True:
+            count = os.sendfile(copy.fileno(), source.fileno(), sent, 1 << 30)
+            if not count:
+                return
+            sent += count
+    except (AttributeError, OSError):
+        if os.fstat(copy.fileno()).st_size:
+            raise  # failed part-way (no space left...): not for want of sendfile
+    source.seek(0)
+    shutil.copyfileobj(source, copy, 1 << 24)
+    copy.flush()
+
+
+def _file_bytes(path, size):
+    """The file's `size` bytes, read once into memory."""
+    try:
+        with open(path, "rb") as raw:
+            data = raw.read(size + 1)
+    except OSError as error:
+        raise DigitStructError(f"{path}: cannot be read ({error})") from error
+    if len(data) != size:
+        raise _changed(path, size, len(data))
+    return data
+
+
+def _changed(path, size=None, now=None):
+    """The error for a file that changed while it was read (sizes when known)."""
+    sizes = "" if size is None else f" ({size} bytes, then {now}{'+' if now > size else ''})"
+    return DigitStructError(f"{path}: changed while being read{sizes}; read it again once it is complete")
+
+
+def _check_totals(path, size, boxes, chars):
+    """Each box takes at least 8 bytes of the file per field and each name character
+    2: more means objects shared between images, which no MATLAB file does, and
+    would let a small file claim unbounded memory."""
+    if boxes * 8 > size or chars * 2 > size:
+        raise DigitStructError(
+            f"{path}: its images declare {boxes} boxes and {chars} name characters, more than a "
+            f"file of {size} bytes holds (objects shared between images?)"
+        )
 
 
 def _superblock_supported(buffer, base):
@@ -355,14 +492,23 @@ def _superblock_supported(buffer, base):
     return int.from_bytes(buffer[at : at + 8], "little") == base
 
 
-def _run_parallel(task, n, walk):
-    """task(start, stop) over [0, n): two threads for the compiled walk (it
-    releases the GIL) on large files, else one call."""
+def _run_slices(task, n, walk, buffer):
+    """task(start, stop) over [0, n) in slices of _SLICE images; after each, a
+    mapped buffer's pages are handed back (they are read again as needed)."""
+    for start in range(0, n, _SLICE):
+        _run_parallel(task, start, min(n, start + _SLICE), walk)
+        if isinstance(buffer, mmap.mmap) and hasattr(mmap, "MADV_DONTNEED"):
+            buffer.madvise(mmap.MADV_DONTNEED)
+
+
+def _run_parallel(task, start, stop, walk):
+    """task(a, b) over [start, stop): two threads for the compiled walk (it
+    releases the GIL) on many images, else one call."""
     workers = min(2, os.cpu_count() or 1)
-    if walk is _PureWalk or workers < 2 or n < _PARALLEL_MIN_IMAGES:
-        task(0, n)
+    if walk is _PureWalk or workers < 2 or stop - start < _PARALLEL_MIN_IMAGES:
+        task(start, stop)
         return
-    bounds = np.linspace(0, n, workers + 1).astype(int).tolist()
+    bounds = np.linspace(start, stop, workers + 1).astype(int).tolist()
     with ThreadPoolExecutor(workers) as pool:
         for future in [pool.submit(task, bounds[i], bounds[i + 1]) for i in range(workers)]:
             future.result()
@@ -419,11 +565,12 @@ def _decode_names(chars, offsets, ok):
 # ---- the safe path: h5py, one dereference per object ------------------------
 
 
-def _read_image_h5py(handle, path, index, name_ref, bbox_ref, h5py):
-    """(name, [label, left, top, width, height] lists) of one image via h5py."""
+def _read_image_h5py(handle, path, index, name_ref, bbox_ref, h5py, size):
+    """(name, [label, left, top, width, height] lists) of one image via h5py;
+    no value array larger than the file (`size` bytes) is read."""
     where = f"{path}: image {index}"
     name_obj = _dereference(handle, name_ref, f"{where}: name", h5py)
-    name = _char_array(name_obj, f"{where}: name", h5py)
+    name = _char_array(name_obj, f"{where}: name", h5py, size)
     where = f"{where} ({name!r})"
     group = _dereference(handle, bbox_ref, f"{where}: bbox", h5py)
     if not isinstance(group, h5py.Group):
@@ -433,7 +580,7 @@ def _read_image_h5py(handle, path, index, name_ref, bbox_ref, h5py):
         dataset = group.get(field)
         if not isinstance(dataset, h5py.Dataset):
             raise DigitStructError(f"{where}: bbox has no {field} dataset")
-        columns.append(_field_values(handle, dataset, f"{where}: {field}", h5py))
+        columns.append(_field_values(handle, dataset, f"{where}: {field}", h5py, size))
     if len({len(c) for c in columns}) != 1:
         counts = ", ".join(f"{f} {len(c)}" for f, c in zip(FIELDS, columns))
         raise DigitStructError(f"{where}: the bbox fields hold different numbers of boxes ({counts})")
@@ -449,32 +596,36 @@ def _dereference(handle, ref, what, h5py):
         raise DigitStructError(f"{what}: dangling object reference ({error})") from error
 
 
-def _vector(dataset, what):
+def _vector(dataset, what, size):
     shape = dataset.shape
     if shape is None or len(shape) > 2 or sum(d != 1 for d in shape) > 1:
         raise DigitStructError(f"{what}: shape {shape} is not a vector")
+    if dataset.size * dataset.dtype.itemsize > size:
+        raise DigitStructError(
+            f"{what}: shape {shape} declares more values than a file of {size} bytes holds"
+        )
     return dataset[()].reshape(-1)
 
 
-def _char_array(dataset, what, h5py):
+def _char_array(dataset, what, h5py, size):
     if not isinstance(dataset, h5py.Dataset):
         raise DigitStructError(f"{what}: not a char array")
     if _matlab_empty(dataset):
         return ""
     if dataset.dtype.kind not in "ui":
         raise DigitStructError(f"{what}: not a char array (dtype {dataset.dtype})")
-    units = _vector(dataset, what)
+    units = _vector(dataset, what, size)
     if units.size and (units.min() < 0 or units.max() > 0xFFFF):
         raise DigitStructError(f"{what}: character codes outside 0..65535")
     return _decode_units(units)
 
 
-def _field_values(handle, dataset, what, h5py):
+def _field_values(handle, dataset, what, h5py, size):
     if _matlab_empty(dataset):
         return []
     if h5py.check_dtype(ref=dataset.dtype) is h5py.Reference:
         values = []
-        for ref in _vector(dataset, what):
+        for ref in _vector(dataset, what, size):
             value = _dereference(handle, ref, what, h5py)
             if not isinstance(value, h5py.Dataset) or value.dtype.kind not in "uif":
                 raise DigitStructError(f"{what}: a reference to something other than a number")
@@ -484,7 +635,7 @@ def _field_values(handle, dataset, what, h5py):
         return values
     if dataset.dtype.kind not in "uif":
         raise DigitStructError(f"{what}: dtype {dataset.dtype} is not numeric")
-    return _vector(dataset, what).astype(np.float64).tolist()
+    return _vector(dataset, what, size).astype(np.float64).tolist()
 
 
 def _check_values(boxes, path):

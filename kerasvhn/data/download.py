@@ -12,18 +12,23 @@ to `dest + ".part"`, resumes a partial download with an HTTP Range request (and
 starts over cleanly when the server answers 200 instead of 206), retries dropped
 connections a bounded number of times with exponential backoff, checks the size
 against Content-Length / Content-Range and `expected_size`, checks the checksum,
-and only then renames the .part file to `dest` (os.replace, atomic). A failed
-check deletes the .part file; a dropped connection keeps it, so running again
-resumes. Every failure is a `DownloadError` naming the URL and what happened.
+and only then renames the .part file to `dest` (os.replace, atomic). A dropped
+connection keeps the .part file, so running again resumes. A complete file that
+fails its size or checksum check is never deleted: it is kept as `dest.mismatch`
+and the `ChecksumMismatch` error names the expected and the actual values and
+where the file is. Running again downloads anew; the kept file is used instead
+only when it passes the checks given then (say, a corrected checksum). Every
+failure is a `DownloadError` naming the URL and what happened.
 
 About the checksums (`KNOWN_FILES`): the SVHN page publishes neither sizes nor
 checksums of the tarballs, and this package was written without network access,
 so the table holds only what could be found offline: the SHA256 of train.tar.gz and
 test.tar.gz as pinned by a third-party project (mindee/doctr,
-doctr/datasets/svhn.py), not re-measured here. Sizes and extra.tar.gz's checksum
-are unknown (None): those checks are skipped, the server's Content-Length is still
-enforced. Entries can be overridden per call (`download_svhn(..., known=...)`) or
-by editing `KNOWN_FILES`; `fetch` checks whatever is given.
+doctr/datasets/svhn.py), not measured by this project. Sizes and extra.tar.gz's
+checksum are unknown (None): those checks are skipped, the server's
+Content-Length is still enforced. Entries can be overridden per call
+(`download_svhn(..., known=...)`) or by editing `KNOWN_FILES`; `fetch` checks
+whatever is given.
 """
 
 import errno
@@ -36,6 +41,7 @@ import tarfile
 import time
 import urllib.error
 import urllib.request
+import warnings
 from pathlib import Path, PurePosixPath
 
 from tqdm.auto import tqdm
@@ -47,8 +53,14 @@ SPLIT_FILES = {"train": "train.tar.gz", "test": "test.tar.gz", "extra": "extra.t
 
 #: What is known of each file: {"size": bytes or None, "sha256": hex or None,
 #: "md5": hex or None}. None means unknown, and that check is skipped.
-#: SHA256 of train/test: as pinned by mindee/doctr (doctr/datasets/svhn.py), which
-#: downloads the same official URLs; not measured by us (no network when written).
+#: Where the SHA256 of train/test come from: copied from mindee/doctr,
+#: doctr/datasets/svhn.py (`SVHN.TRAIN` and `SVHN.TEST`, Apache 2.0), which
+#: downloads these same official URLs and checks these hashes; on 2026-12-01 the
+#: values were checked again, digit for digit, against that file as stored in a
+#: public code index (mindee/doctr at commits 00792095, 2021-2022, and 16afdef7,
+#: 2021-2023: the same values in both).
+#: Nobody on this project has hashed the official files (no network access here),
+#: so a mismatch may mean a wrong pin: the download is then kept, not deleted.
 KNOWN_FILES = {
     "train.tar.gz": {
         "size": None,
@@ -78,6 +90,16 @@ class DownloadError(RuntimeError):
         self.url = url
 
 
+class ChecksumMismatch(DownloadError):
+    """A complete download whose size or checksum is not the expected one; the
+    file is kept at `kept`. `algorithm` ("sha256", "md5" or "size"), `expected`
+    and `actual` say what differed."""
+
+    def __init__(self, message, url, algorithm, expected, actual, kept=None):
+        super().__init__(message, url)
+        self.algorithm, self.expected, self.actual, self.kept = algorithm, expected, actual, kept
+
+
 class UnsafeArchiveError(DownloadError):
     """A tarball member would land outside the extraction folder (absolute path,
     '..', a link or a device file)."""
@@ -104,21 +126,53 @@ def file_digest(path, algorithm="sha256"):
 
 
 def _verify(path, url, expected_size, sha256, md5):
-    """Raises DownloadError if the file does not match what is known of it."""
+    """Raises ChecksumMismatch if the file does not match what is known of it."""
     size = os.path.getsize(path)
     if expected_size is not None and size != expected_size:
-        raise DownloadError(
-            f"{url}: downloaded {size} bytes but expected {expected_size}", url
+        raise ChecksumMismatch(
+            f"{url}: downloaded {size} bytes but expected {expected_size}", url, "size", expected_size, size
         )
     for algorithm, expected in (("sha256", sha256), ("md5", md5)):
         if expected:
             actual = file_digest(path, algorithm)
             if actual.lower() != expected.lower():
-                raise DownloadError(
-                    f"{url}: {algorithm} checksum mismatch (got {actual}, expected {expected}); "
-                    "the download is corrupt or the file changed on the server",
-                    url,
+                raise ChecksumMismatch(
+                    f"{url}: {algorithm} checksum mismatch: expected {expected}, got {actual}",
+                    url, algorithm, expected, actual,
                 )
+
+
+def _keep(path, kept, error):
+    """Moves a file that failed its checks to `kept`; returns the error to raise,
+    saying where the file is and what to do."""
+    os.replace(path, kept)
+    if error.algorithm == "size":
+        advice = "running again downloads it anew"
+    else:
+        name = kept.name[: -len(".mismatch")]
+        advice = (
+            f"if the file is right, give its {error.algorithm} (download_svhn(..., known={{{name!r}: "
+            f"{{{error.algorithm!r}: ...}}}}) or fetch(..., {error.algorithm}=...)) and the kept file is "
+            "used without downloading it again; otherwise running again downloads it anew"
+        )
+    message = (
+        f"{error}. The downloaded file is kept as {kept}: it is corrupt, or changed on the server, or "
+        f"the expected {error.algorithm} is wrong. Check it: {advice}"
+    )
+    return ChecksumMismatch(message, error.url, error.algorithm, error.expected, error.actual, kept)
+
+
+def _adopt_kept(kept, dest, url, expected_size, sha256, md5):
+    """Whether a file kept from an earlier mismatch passes the checksum given now
+    (then it becomes dest). Without a checksum it is never trusted."""
+    if not (sha256 or md5) or not kept.exists():
+        return False
+    try:
+        _verify(kept, url, expected_size, sha256, md5)
+    except ChecksumMismatch:
+        return False
+    os.replace(kept, dest)
+    return True
 
 
 def _content_range_total(header):
@@ -167,23 +221,31 @@ def fetch(
 
     After the last byte, the size is checked against the server's total and
     `expected_size`, and the file against `sha256` / `md5` when given; only then is
-    `dest.part` renamed to `dest`. A failed check deletes `dest.part`; an
-    exhausted retry budget keeps it so that the next call resumes.
+    `dest.part` renamed to `dest`. A file that fails the size or checksum check is
+    kept as `dest.mismatch` (ChecksumMismatch says so); an exhausted retry budget
+    keeps `dest.part` so that the next call resumes.
 
     If `dest` already exists and passes the same checks it is returned as is
-    (no request is made); if it fails them it is deleted and downloaded again.
+    (no request is made); if it fails them it is moved to `dest.mismatch` (with a
+    warning) and downloaded again. A `dest.mismatch` that passes a checksum given
+    now becomes `dest` without a download.
 
     Raises:
+        ChecksumMismatch: a complete file of the wrong size or checksum (a
+            DownloadError naming both values and the kept file).
         DownloadError: naming the URL and what went wrong.
     """
     dest = Path(dest)
     part = dest.with_name(dest.name + ".part")
+    kept = dest.with_name(dest.name + ".mismatch")
     if dest.exists():
         try:
             _verify(dest, url, expected_size, sha256, md5)
             return dest
-        except DownloadError:
-            dest.unlink()
+        except ChecksumMismatch as error:
+            warnings.warn(str(_keep(dest, kept, error)), stacklevel=2)
+    if _adopt_kept(kept, dest, url, expected_size, sha256, md5):
+        return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
     # A fresh opener each call, so proxy settings are read from the environment now.
     opener = urllib.request.build_opener()
@@ -202,15 +264,14 @@ def fetch(
                     url,
                 ) from error.__cause__
             _sleep(min(max_backoff, backoff * 2 ** (failures - 1)))
-    try:
-        if total is not None and part.stat().st_size != total:
-            raise DownloadError(
-                f"{url}: got {part.stat().st_size} bytes but the server announced {total}", url
-            )
-        _verify(part, url, expected_size, sha256, md5)
-    except DownloadError:
+    got = part.stat().st_size
+    if total is not None and got != total:
         part.unlink(missing_ok=True)
-        raise
+        raise DownloadError(f"{url}: got {got} bytes but the server announced {total}", url)
+    try:
+        _verify(part, url, expected_size, sha256, md5)
+    except ChecksumMismatch as error:
+        raise _keep(part, kept, error) from None
     os.replace(part, dest)
     return dest
 
@@ -396,7 +457,8 @@ def download_svhn(
         {split: Path} of the extracted folders (or of the archives if not extract).
 
     Raises:
-        DownloadError: no network, HTTP errors, size or checksum mismatches,
+        DownloadError: no network, HTTP errors, size or checksum mismatches (a
+            `ChecksumMismatch`: the tarball is kept as `<name>.mismatch`),
             unsafe archive members.
     """
     if isinstance(splits, str):

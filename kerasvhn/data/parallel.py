@@ -1,7 +1,6 @@
 """One helper: a function over many tasks in worker processes, in order, with a bar."""
 
 import multiprocessing
-import os
 
 
 def parallel_map(function, tasks, workers, progress, description, unit="img", serial_below=256):
@@ -27,14 +26,6 @@ def parallel_map(function, tasks, workers, progress, description, unit="img", se
 
 
 def _pool(workers):
-    """A pool of spawned workers on Keras's numpy backend: they only draw, decode and
-    encode images, and importing kerasvhn there need not load TensorFlow, torch or jax."""
-    previous = os.environ.get("KERAS_BACKEND")
-    os.environ["KERAS_BACKEND"] = "numpy"
-    try:
-        return multiprocessing.get_context("spawn").Pool(workers)
-    finally:
-        if previous is None:
-            del os.environ["KERAS_BACKEND"]
-        else:
-            os.environ["KERAS_BACKEND"] = previous
+    """A pool of spawned workers (fork is unsafe once a backend's threads run). They
+    import only the data modules, which never import Keras."""
+    return multiprocessing.get_context("spawn").Pool(workers)
