@@ -1,11 +1,12 @@
 """Do the Triton kernels compile for real GPUs? Ahead-of-time compile, no GPU needed.
 
-Every kernel in every configuration its launcher can choose on a GPU (the modules'
-`aot_specs()`), compiled with `triton.compile(ASTSource(...), target=GPUTarget("cuda",
-arch, 32))` for sm_80 (A100) and sm_90 (H100). Registers, spills and static shared
-memory come from the ptxas log of that compile (Triton's bundled ptxas, -v), the dynamic
-shared memory from Triton's metadata; "mma" says which tensor-core instruction the PTX
-uses (wgmma, mma or none), so half-precision GEMMs can be checked for wgmma on sm_90.
+Every kernel in every configuration its launcher can choose on a GPU (`aot_specs()`,
+beside each op's launch table in kernels/<op>/launch.py), compiled with
+`triton.compile(ASTSource(...), target=GPUTarget("cuda", arch, 32))` for sm_80 (A100)
+and sm_90 (H100). Registers, spills and static shared memory come from the ptxas log
+of that compile (Triton's bundled ptxas, -v), the dynamic shared memory from Triton's
+metadata; "mma" says which tensor-core instruction the PTX uses (wgmma, mma or none),
+so half-precision GEMMs can be checked for wgmma on sm_90.
 
     python bench/aot.py            # table
     python bench/aot.py --json     # one JSON list of rows
@@ -39,7 +40,8 @@ ARCHS = (80, 90)
 
 
 def all_specs():
-    from kerasvhn.kernels import conv_bn_relu, fgsm_step
+    from kerasvhn.kernels.conv_bn_relu import launch as conv_bn_relu
+    from kerasvhn.kernels.fgsm_step import launch as fgsm_step
 
     return conv_bn_relu.aot_specs() + fgsm_step.aot_specs()
 

@@ -1,10 +1,11 @@
 """The one seam between Keras layers and the Triton kernels in `kerasvhn.kernels`.
 
-Layers ask `conv_bn_relu_unavailable(inputs)` whether the fused kernel can run on
-these inputs; it answers with `None` (it can) or a sentence saying why not. Triton is
-imported here only on the torch backend and never in a process that has loaded
-TensorFlow: TensorFlow and Triton both bundle LLVM, and importing Triton after
-TensorFlow aborts the process.
+Layers ask `resolve_fused(fused, op_name, inputs, compute_dtype)` whether the fused
+kernel runs on these inputs (`kernel_unavailable` says why not), then call the op,
+`kernel_module(op_name).<op_name>(tensors...)`: the kernels get tensors and settings,
+never the layer. Triton is imported here only on the torch backend and never in a
+process that has loaded TensorFlow: TensorFlow and Triton both bundle LLVM, and
+importing Triton after TensorFlow aborts the process.
 """
 
 import functools
@@ -63,11 +64,13 @@ def _is_symbolic(tensor):
     return isinstance(tensor, keras.KerasTensor) or getattr(device, "type", None) == "meta"
 
 
-def kernel_unavailable(op_name, tensor):
+def kernel_unavailable(op_name, tensor, compute_dtype=None):
     """Why the Triton kernel `op_name` cannot run on `tensor`, or None when it can.
 
     A CUDA tensor is needed, except under `TRITON_INTERPRET=1`, where CPU tensors
     run through the Triton interpreter (how the kernels are tested without a GPU).
+    compute_dtype: the dtype the kernel would compute in (a layer's compute dtype),
+    checked against the op's `DTYPES` where both are given.
     """
     if fused_disabled_by_env():
         return f"{_ENV_SWITCH}=0 is set"
@@ -79,11 +82,15 @@ def kernel_unavailable(op_name, tensor):
             f"the input is on {getattr(tensor, 'device', 'the host')}, not on a CUDA device "
             "(set TRITON_INTERPRET=1 to run the kernel on CPU through the interpreter)"
         )
+    dtypes = getattr(module, "DTYPES", None)
+    if compute_dtype is not None and dtypes is not None and compute_dtype not in dtypes:
+        return f"it computes in {', '.join(dtypes)}, and the layer computes in {compute_dtype}"
     return None
 
 
-def resolve_fused(fused, op_name, tensor):
-    """Decides whether a layer runs the fused kernel for `tensor`.
+def resolve_fused(fused, op_name, tensor, compute_dtype=None):
+    """Decides whether a layer runs the fused kernel for `tensor`, computing in
+    `compute_dtype` where given (see `kernel_unavailable`).
 
     fused="auto" picks the kernel only on torch with CUDA tensors; fused=True raises
     a RuntimeError saying why when the kernel cannot run; fused=False never picks it.
@@ -92,7 +99,7 @@ def resolve_fused(fused, op_name, tensor):
         return False
     if _is_symbolic(tensor):
         return False  # shape inference: both paths give the same output spec
-    reason = kernel_unavailable(op_name, tensor)
+    reason = kernel_unavailable(op_name, tensor, compute_dtype)
     if fused == "auto":
         return reason is None
     if reason is not None:

@@ -15,6 +15,21 @@ def _pair(value, name):
     return value
 
 
+def moments(x, axes, keepdims=False):
+    """Mean and variance over `axes`, the variance as the mean squared deviation
+    (`ops.moments` computes E[x^2] - E[x]^2 on torch, which cancels catastrophically
+    when |mean| >> std: 346% off, even negative, for activations around 2000).
+
+    >>> import numpy as np
+    >>> mean, variance = moments(np.array([[2000.0, 2001.0, 2002.0]], "float32"), axes=[1])
+    >>> float(mean[0]), round(float(variance[0]), 4)
+    (2001.0, 0.6667)
+    """
+    mean = ops.mean(x, axis=axes, keepdims=True)
+    variance = ops.mean(ops.square(ops.subtract(x, mean)), axis=axes, keepdims=keepdims)
+    return (mean if keepdims else ops.squeeze(mean, axis=axes)), variance
+
+
 def conv_output_length(length, kernel, stride, padding):
     """Spatial output length of a convolution or pooling ("same" or "valid")."""
     if length is None:
@@ -138,10 +153,34 @@ class ConvBNReLU(keras.layers.Layer):
 
     def call(self, inputs, training=None):
         use_batch_statistics = bool(training) and self.trainable
-        if fused_dispatch.resolve_fused(self.fused, "conv_bn_relu", inputs):
-            kernel = fused_dispatch.kernel_module("conv_bn_relu")
-            return kernel.conv_bn_relu_layer(self, inputs, use_batch_statistics)
+        if fused_dispatch.resolve_fused(self.fused, "conv_bn_relu", inputs, self.compute_dtype):
+            return self._call_fused(inputs, use_batch_statistics)
         return self._call_fallback(inputs, use_batch_statistics)
+
+    def _call_fused(self, inputs, use_batch_statistics):
+        """The Triton op (torch backend): tensors in, the output and the batch
+        statistics out; the layer updates its moving statistics."""
+        conv_bn_relu = fused_dispatch.kernel_module("conv_bn_relu").conv_bn_relu
+        out, mean, variance = conv_bn_relu(
+            ops.cast(inputs, self.compute_dtype),
+            self.kernel.value,
+            self.gamma.value,
+            self.beta.value,
+            self.moving_mean.value,
+            self.moving_variance.value,
+            strides=self.strides,
+            padding=self.padding,
+            epsilon=self.epsilon,
+            use_batch_statistics=use_batch_statistics,
+        )
+        if use_batch_statistics:
+            self._update_moving_statistics(mean, variance)
+        return out
+
+    def _update_moving_statistics(self, mean, variance):
+        """moving = moving * momentum + batch * (1 - momentum), in the batch statistics' dtype."""
+        for moving, batch in ((self.moving_mean, mean), (self.moving_variance, variance)):
+            moving.assign(ops.cast(moving, batch.dtype) * self.momentum + batch * (1.0 - self.momentum))
 
     def _call_fallback(self, inputs, use_batch_statistics):
         x = ops.conv(
@@ -154,13 +193,8 @@ class ConvBNReLU(keras.layers.Layer):
         # Statistics and normalization in float32 (fp16/bf16 sums overflow or lose bits).
         x = ops.cast(x, backend_result_float32(x.dtype))
         if use_batch_statistics:
-            mean, variance = ops.moments(x, axes=[0, 1, 2])
-            moving_mean = ops.cast(self.moving_mean, x.dtype)
-            moving_variance = ops.cast(self.moving_variance, x.dtype)
-            self.moving_mean.assign(moving_mean * self.momentum + mean * (1.0 - self.momentum))
-            self.moving_variance.assign(
-                moving_variance * self.momentum + variance * (1.0 - self.momentum)
-            )
+            mean, variance = moments(x, axes=[0, 1, 2])
+            self._update_moving_statistics(mean, variance)
         else:
             mean = ops.cast(self.moving_mean, x.dtype)
             variance = ops.cast(self.moving_variance, x.dtype)
@@ -224,7 +258,7 @@ class PerImageStandardization(keras.layers.Layer):
 
     def call(self, inputs):
         x = ops.cast(inputs, backend_result_float32(inputs.dtype))
-        mean, variance = ops.moments(x, axes=[1, 2, 3], keepdims=True)
+        mean, variance = moments(x, axes=[1, 2, 3], keepdims=True)
         pixels = ops.cast(ops.prod(ops.shape(x)[1:]), x.dtype)
         # A flat image's variance can come out a hair below 0 (torch): clamp before sqrt.
         std = ops.maximum(ops.sqrt(ops.maximum(variance, 0.0)), ops.rsqrt(pixels))

@@ -28,7 +28,8 @@ def spec(kernel, fn, dtype, constexprs, num_warps, num_stages=None, pointer_dtyp
     options = {"num_warps": num_warps}
     if num_stages is not None:
         options["num_stages"] = num_stages
-    flags = " ".join(f"{name}={value}" for name, value in constexprs.items())
+    # Flags in the kernel's argument order, however the caller ordered them.
+    flags = " ".join(f"{name}={constexprs[name]}" for name in fn.arg_names if name in constexprs)
     stages = f" stages={num_stages}" if num_stages is not None else ""
     return {
         "kernel": kernel,

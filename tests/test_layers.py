@@ -1,3 +1,5 @@
+import types
+
 import keras
 import numpy as np
 import pytest
@@ -97,6 +99,21 @@ def test_matches_numpy_reference(rng, training, kernel_size, stride, padding, sh
     assert out.shape == layer.compute_output_shape(x.shape)
 
 
+def test_batch_statistics_when_the_mean_dwarfs_the_spread(rng):
+    """Activations around 2000 with a spread near 1 (|mean|/std ~ 2000): the batch
+    variance must not cancel (E[x^2] - E[x]^2 in float32 does, on torch)."""
+    layer = ConvBNReLU(4, 1, momentum=0.0)
+    x = (2000 + rng.normal(size=(4, 6, 6, 3))).astype("float32")
+    layer.build(x.shape)
+    weights = [np.eye(3, 4, dtype="float32")[None, None], np.ones(4, "float32"), np.zeros(4, "float32"),
+               np.zeros(4, "float32"), np.ones(4, "float32")]
+    layer.set_weights(weights)
+    expected, new_mean, new_variance = reference_conv_bn_relu(x, weights, 1, "same", True, momentum=0.0)
+    out = keras.ops.convert_to_numpy(layer(x, training=True))
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(layer.moving_variance), new_variance, rtol=1e-3)
+    np.testing.assert_allclose(out, expected, atol=2e-3)
+
+
 def test_same_weights_and_numbers_as_keras_conv_bn_relu(rng):
     """One layer, five weights, the numbers of Conv2D(use_bias=False) + BatchNormalization + ReLU."""
     x = rng.normal(size=(4, 8, 8, 3)).astype("float32")
@@ -158,17 +175,44 @@ def test_fused_true_without_kernel_says_why(rng):
         layer(rng.normal(size=(1, 5, 5, 3)).astype("float32"))
 
 
-def test_fused_auto_falls_back_on_cpu(rng, monkeypatch):
+@pytest.mark.parametrize("training", [False, True], ids=["inference", "training"])
+@pytest.mark.parametrize("interpret", [False, True], ids=["", "TRITON_INTERPRET=1"])
+def test_fused_auto_falls_back_on_cpu(rng, monkeypatch, training, interpret):
+    """fused="auto" on host tensors (every backend here: no GPU) runs the pure-Keras
+    path, never asks for the kernel (not even where the interpreter could run it),
+    and gives conv + BN + ReLU's numbers."""
+    from kerasvhn import fused as fused_dispatch
+
+    if interpret:
+        monkeypatch.setenv("TRITON_INTERPRET", "1")
+    ran = []
+    fallback = ConvBNReLU._call_fallback
+    kernel = types.SimpleNamespace(conv_bn_relu=lambda *a: ran.append("kernel") or fallback(*a))
+    monkeypatch.setattr(ConvBNReLU, "_call_fallback", lambda *a: ran.append("fallback") or fallback(*a))
+    monkeypatch.setattr(fused_dispatch, "kernel_module", lambda op: kernel)
     x = rng.normal(size=(2, 5, 5, 3)).astype("float32")
-    auto = ConvBNReLU(4, 3, fused="auto")
-    plain = ConvBNReLU(4, 3, fused=False)
-    auto.build(x.shape)
-    plain.build(x.shape)
-    plain.set_weights(auto.get_weights())
-    np.testing.assert_array_equal(keras.ops.convert_to_numpy(auto(x)), keras.ops.convert_to_numpy(plain(x)))
+    layer = ConvBNReLU(4, 3, fused="auto")
+    layer.build(x.shape)
+    weights = [
+        rng.normal(size=(3, 3, 3, 4)).astype("float32") * 0.3,
+        rng.uniform(0.5, 1.5, size=4).astype("float32"),
+        rng.normal(size=4).astype("float32"),
+        rng.normal(size=4).astype("float32"),
+        rng.uniform(0.5, 2.0, size=4).astype("float32"),
+    ]
+    layer.set_weights(weights)
+    out = keras.ops.convert_to_numpy(layer(x, training=training))
+    assert ran == ["fallback"]
+    expected, new_mean, new_variance = reference_conv_bn_relu(x, weights, 1, "same", training)
+    np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(layer.moving_mean), new_mean, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(layer.moving_variance), new_variance, rtol=1e-5, atol=1e-5)
+
+
+def test_fused_env_switch_forces_the_fallback(rng, monkeypatch):
     monkeypatch.setenv("KERASVHN_FUSED", "0")
     with pytest.raises(RuntimeError, match="KERASVHN_FUSED=0"):
-        ConvBNReLU(4, 3, fused=True)(x)
+        ConvBNReLU(4, 3, fused=True)(rng.normal(size=(2, 5, 5, 3)).astype("float32"))
 
 
 @pytest.mark.parametrize(
