@@ -1,9 +1,9 @@
 """The layers of a synthetic scene, drawn on float RGB arrays in [0, 1]: colours,
-plates, door and window edges, clutter text, partial neighbouring digits, and the
-camera (blur, low resolution, JPEG, noise)."""
+plates and their shapes, relief lit from one side, screws, cast shadows, gloss, door
+and window edges, clutter text and partial neighbouring digits. The styles
+(kerasvhn.data.styles) compose them; the camera is kerasvhn.data.effects."""
 
 import colorsys
-import io
 import math
 
 import numpy as np
@@ -51,8 +51,26 @@ def resample(image, box, width, height):
 
 
 def blend(image, alpha, colour):
-    alpha = alpha[..., None]
-    return image * (1 - alpha) + colour * alpha
+    """colour over image with coverage alpha (float32 throughout)."""
+    out = np.asarray(colour, np.float32) - image
+    out *= alpha[..., None]
+    out += image
+    return out
+
+
+def blend_sparse(image, alpha, colour):
+    """blend, in place, for an alpha that covers little of the image (edges, screws,
+    lines): only the rows and columns it touches are computed. Returns the image."""
+    rows = np.flatnonzero(alpha.max(axis=1) > 0)
+    if rows.size == 0:
+        return image
+    cols = np.flatnonzero(alpha[rows[0] : rows[-1] + 1].max(axis=0) > 0)
+    window = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
+    colour = np.asarray(colour, np.float32)
+    if colour.ndim == 3:
+        colour = colour[window]
+    image[window] = blend(image[window], alpha[window], colour)
+    return image
 
 
 def shift(alpha, dx, dy):
@@ -175,29 +193,98 @@ def partial_digit(rng, image, glyphs, box_px, digit_height, colour):
     paste_text(rng, image, glyphs, char, x, y, digit_height, colour)
 
 
-def camera(rng, pixels):
-    """Blur, low resolution, JPEG and noise on a uint8 RGB PIL image."""
-    width, height = pixels.size
-    if rng.random() < 0.25:  # a low-resolution capture, upscaled
-        factor = rng.uniform(0.35, 0.7)
-        low = (max(4, int(width * factor)), max(4, int(height * factor)))
-        pixels = pixels.resize(low, Image.BILINEAR).resize((width, height), Image.BILINEAR)
-    kind = rng.random()
-    if kind < 0.12:  # motion blur along x or y
-        n = int(rng.choice([3, 5]))
-        line = np.zeros((n, n))
-        line[n // 2, :] = 1.0
-        if rng.random() < 0.4:
-            line = line.T
-        pixels = pixels.filter(ImageFilter.Kernel((n, n), line.ravel().tolist(), scale=n))
+# ----------------------------------------------------------------------------- shapes and light
+
+
+def shape_mask(width, height, rect, shape="rounded", radius=0.0, supersample=1):
+    """A float (height, width) mask in [0, 1] of a plate's shape inside rect (x0, y0,
+    x1, y1): "rounded" (radius in pixels), "oval", or "arched" (a round top)."""
+    s = supersample
+    mask = Image.new("L", (width * s, height * s), 0)
+    draw = ImageDraw.Draw(mask)
+    x0, y0, x1, y1 = (c * s for c in rect)
+    if x1 - x0 < 2 or y1 - y0 < 2:
+        return np.zeros((height, width), np.float32)
+    if shape == "oval":
+        draw.ellipse((x0, y0, x1, y1), fill=255)
+    elif shape == "arched":
+        arch = min((x1 - x0) / 2, (y1 - y0) * 0.45)
+        draw.ellipse((x0, y0, x1, y0 + 2 * arch), fill=255)
+        draw.rectangle((x0, y0 + arch, x1, y1), fill=255)
     else:
-        radius = rng.uniform(0, 1.1) * height / 64
-        if radius > 0.25:
-            pixels = pixels.filter(ImageFilter.GaussianBlur(radius))
-    if rng.random() < 0.3:
-        buffer = io.BytesIO()
-        pixels.save(buffer, format="JPEG", quality=int(rng.integers(25, 90)))
-        pixels = Image.open(io.BytesIO(buffer.getvalue())).convert("RGB")
-    out = np.asarray(pixels, np.float32)
-    out = out + rng.normal(0, rng.uniform(0, 9), size=out.shape).astype(np.float32)
-    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+        draw.rounded_rectangle((x0, y0, x1, y1), radius=max(0.0, radius * s), fill=255)
+    return np.asarray(mask.resize((width, height), Image.BILINEAR), np.float32) / 255.0
+
+
+def relief(image, alpha, angle, step, light=0.6, dark=0.6, raised=True):
+    """Lights the edges of a shape (alpha) from one side: a highlight on the edges that
+    face the light (angle: where the light comes from, radians, 0 = from the left,
+    pi/2 = from above) and a shadow on the others; engraved (raised=False) swaps them.
+    Returns the new image."""
+    dx, dy = math.cos(angle) * step, math.sin(angle) * step
+    sign = 1 if raised else -1
+    ahead = shift(alpha, int(round(sign * dx)), int(round(sign * dy)))
+    behind = shift(alpha, int(round(-sign * dx)), int(round(-sign * dy)))
+    lit = np.clip(alpha - ahead, 0, 1)
+    shaded = np.clip(alpha - behind, 0, 1)
+    image = blend_sparse(image.copy(), lit * np.float32(light), np.ones(3, np.float32))
+    return blend_sparse(image, shaded * np.float32(dark), np.zeros(3, np.float32))
+
+
+def cast_shadow(image, alpha, dx, dy, blur, strength):
+    """The soft shadow a shape standing off a wall casts on it (moved by dx, dy)."""
+    shadow = shift(alpha, int(round(dx)), int(round(dy)))
+    if blur > 0.3:
+        shadow = np.asarray(Image.fromarray((shadow * 255).astype(np.uint8)).filter(
+            ImageFilter.GaussianBlur(blur)), np.float32) / 255.0
+    return image * (1 - strength * shadow[..., None])
+
+
+def screws(rng, image, rect, size, layout="corners", colour=None):
+    """Screw heads inside rect: at its corners, at its left and right middles
+    ("sides") or at its top and bottom middles ("ends"), each with a highlight and a
+    slot."""
+    x0, y0, x1, y1 = rect
+    inset = 1.4 * size
+    if layout == "sides":
+        points = [(x0 + inset, (y0 + y1) / 2), (x1 - inset, (y0 + y1) / 2)]
+    elif layout == "ends":
+        points = [((x0 + x1) / 2, y0 + inset), ((x0 + x1) / 2, y1 - inset)]
+    else:
+        points = [(x0 + inset, y0 + inset), (x1 - inset, y0 + inset), (x0 + inset, y1 - inset),
+                  (x1 - inset, y1 - inset)]
+    height, width = image.shape[:2]
+    head = Image.new("L", (width, height), 0)
+    slot = Image.new("L", (width, height), 0)
+    glint = Image.new("L", (width, height), 0)
+    draw, draw_slot, draw_glint = ImageDraw.Draw(head), ImageDraw.Draw(slot), ImageDraw.Draw(glint)
+    r = size / 2
+    for cx, cy in points:
+        draw.ellipse((cx - r, cy - r, cx + r, cy + r), fill=255)
+        t = rng.uniform(0, math.pi)
+        ex, ey = math.cos(t) * r * 0.8, math.sin(t) * r * 0.8
+        draw_slot.line((cx - ex, cy - ey, cx + ex, cy + ey), fill=255, width=max(1, int(size / 6)))
+        draw_glint.ellipse((cx - r * 0.7, cy - r * 0.7, cx - r * 0.1, cy - r * 0.1), fill=255)
+    colour = np.clip(rng.uniform(0.45, 0.85) + rng.normal(0, 0.05, 3), 0, 1) if colour is None else colour
+    image = blend_sparse(image.copy(), np.asarray(head, np.float32) / 255.0, colour)
+    image = blend_sparse(image, np.asarray(glint, np.float32) / 255.0 * 0.5, np.ones(3, np.float32))
+    return blend_sparse(image, np.asarray(slot, np.float32) / 255.0 * 0.8, np.asarray(colour) * 0.3)
+
+
+def gloss(rng, image, mask, strength):
+    """A specular streak across a glossy surface (enamel, glazed tile, glass)."""
+    height, width = image.shape[:2]
+    theta = rng.uniform(0, math.pi)
+    xs = (np.arange(width, dtype=np.float32) - np.float32(rng.uniform(0, width))) * np.float32(math.cos(theta))
+    ys = (np.arange(height, dtype=np.float32) - np.float32(rng.uniform(0, height))) * np.float32(math.sin(theta))
+    along = (xs[None, :] + ys[:, None]) * np.float32(1 / (rng.uniform(0.05, 0.3) * max(width, height)))
+    band = np.exp(-(along * along))
+    band *= mask
+    band *= np.float32(strength)
+    return blend(image, band, np.ones(3, np.float32))
+
+
+def glow(alpha, radius, strength):
+    """Light that bleeds around bright strokes (a backlit sign, a lamp): alpha blurred."""
+    halo = Image.fromarray((np.clip(alpha, 0, 1) * 255).astype(np.uint8)).filter(ImageFilter.GaussianBlur(radius))
+    return np.asarray(halo, np.float32) / 255.0 * strength
