@@ -3,15 +3,17 @@
     python bench/ocr_peer.py [--count 300] [--seed 7] [--model PATH_OR_PRESET]
                              [--full] [--fixture DIR] [--json out.json]
 
-Needs the `peer` extra (pip install -e ".[peer]": rapidocr-onnxruntime 1.4.4, PaddleOCR's
-PP-OCRv4 detector and recogniser as ONNX files inside the wheel, run offline by
-onnxruntime on the CPU with its default threads).
+Needs the `peer` extra (pip install -c constraints.txt -e ".[peer]"); this bench uses its
+rapidocr-onnxruntime 1.4.4, PaddleOCR's PP-OCRv4 detector and recogniser as ONNX files
+inside the wheel, run offline by onnxruntime on the CPU with its default threads
+(bench/real_photos.py compares the extra's rapidocr 3.10.0 too).
 
-Synthesises --count held-out scenes (kerasvhn.data.synthesize, split "held_out": fonts
-and backgrounds the model never trained on) into a temporary folder. Each scene is
+Synthesises --count held-out scenes (kerasvhn.data.synthesize, purpose "benchmark":
+a random stream no training draws from; split "held_out": fonts and backgrounds the
+model never trained on) into a temporary folder. Each scene is
 read from its PNG once; both readers then start from the same decoded image and its
 digit boxes, and both get the same crop, the paper's (the boxes' union expanded 30%,
-kerasvhn.data.prepare.crop_box):
+kerasvhn.framing.crop_box):
 
 - RapidOCR: its recogniser alone, `RapidOCR()(crop, use_det=False, use_cls=False,
   use_rec=True)`, the crop at native resolution as a BGR uint8 array (what RapidOCR
@@ -19,7 +21,7 @@ kerasvhn.data.prepare.crop_box):
   digits of its text, after NFKC normalisation (full-width digits become 0-9), every
   other character dropped ("No.12a" reads "12"; a letter O is not a 0); "" when it
   returns nothing.
-- ours: `kerasvhn.predict.frame(image, record)` (the crop resized to 64x64, centre
+- ours: `kerasvhn.framing.frame(image, record)` (the crop resized to 64x64, centre
   54x54) read by `kerasvhn.predict.read_frames`; the answer is `Reading.number`
   ("" below its default confidence of 0.3).
 
@@ -39,7 +41,7 @@ pixels on the short side, so this costs about a second per scene on 2 cores.
 Finally both read the real SVHN images of --fixture (cropped by their boxes) and the
 script prints what each reads against the truth.
 
---model: a .keras or .weights.h5 path or a preset name, as kerasvhn.predict.load_model
+--model: a .keras or .weights.h5 path or a preset name, as kerasvhn.load_model
 takes (default: the shipped "small_synthetic"); "untrained" is a fresh `small` network
 (for checking that the script runs; its accuracy means nothing).
 """
@@ -47,11 +49,9 @@ takes (default: the shipped "small_synthetic"); "untrained" is a fresh `small` n
 import argparse
 import json
 import os
-import statistics
 import sys
 import tempfile
 import time
-import unicodedata
 from importlib import metadata
 from pathlib import Path
 
@@ -61,83 +61,23 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np  # noqa: E402
 
 from harness import machine_description, markdown_table, time_per_call  # noqa: E402
+from peers import (  # noqa: E402
+    RapidOCR1, accuracy, bgr, digits_only, installed_rapidocrs, interleaved, load_our_model, speed,
+)
 
-FIXTURE = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "svhn-train-sample"
+FIXTURE = Path(__file__).resolve().parents[1] / "tests" / "data" / "svhn-train-sample"
 BATCH = 256
 WARMUP = 5
-
-
-def digits_only(text):
-    """RapidOCR's text reduced to the digits 0-9 (NFKC first: full-width digits count)."""
-    return "".join(c for c in unicodedata.normalize("NFKC", text or "") if "0" <= c <= "9")
 
 
 def truth_of(record):
     return "".join(str(int(label) % 10) for label in record["label"])
 
 
-def load_our_model(name):
-    from kerasvhn.model import MultiDigitNet
-    from kerasvhn.predict import load_model
-
-    if name == "untrained":
-        return MultiDigitNet("small")
-    try:
-        return load_model(name)
-    except FileNotFoundError as error:
-        sys.exit(f"{error}\n(pass --model PATH, or --model untrained to check that the script runs)")
-
-
-class Peer:
-    """RapidOCR, called through its public __call__ on BGR uint8 arrays."""
-
-    def __init__(self):
-        try:
-            from rapidocr_onnxruntime import RapidOCR
-        except ImportError:
-            sys.exit('RapidOCR is not installed: pip install -e ".[peer]" (rapidocr-onnxruntime==1.4.4)')
-        self.engine = RapidOCR()
-
-    @staticmethod
-    def bgr(image, box=None):
-        array = np.asarray(image if box is None else image.crop(box))
-        return np.ascontiguousarray(array[..., ::-1])
-
-    def recognise(self, image, box):
-        """Recogniser alone on the crop: its raw text ("" for nothing)."""
-        result, _ = self.engine(self.bgr(image, box), use_det=False, use_cls=False, use_rec=True)
-        return result[0][0] if result else ""
-
-    def pipeline(self, image):
-        """Detector + classifier + recogniser on the whole image: its texts joined."""
-        result, _ = self.engine(self.bgr(image))
-        return "".join(line[1] for line in result) if result else ""
-
-
-def interleaved(count, readers):
-    """Runs readers[k](i) for i in range(count), alternating who goes first; returns
-    per reader its answers and seconds per image."""
-    answers = {name: [] for name in readers}
-    seconds = {name: [] for name in readers}
-    order = list(readers)
-    for i in range(count):
-        for name in order if i % 2 == 0 else order[::-1]:
-            start = time.perf_counter()
-            answer = readers[name](i)
-            seconds[name].append(time.perf_counter() - start)
-            answers[name].append(answer)
-    return answers, seconds
-
-
-def speed(seconds):
-    return {
-        "images_per_s": len(seconds) / sum(seconds),
-        "median_ms": 1000 * statistics.median(seconds),
-    }
-
-
-def accuracy(answers, truths):
-    return 100.0 * sum(a == t for a, t in zip(answers, truths)) / len(truths)
+def rapidocr():
+    """RapidOCR 1.4.4 (`rapidocr-onnxruntime`), the release this comparison was made with."""
+    (engine,) = installed_rapidocrs((RapidOCR1,)).values()
+    return engine
 
 
 def by_length(answers, truths):
@@ -150,8 +90,8 @@ def by_length(answers, truths):
 
 def read_fixture(folder, peer, model):
     from kerasvhn.data import read_digitstruct
-    from kerasvhn.data.prepare import crop_box
-    from kerasvhn.predict import frame, load_image, read_frames
+    from kerasvhn.framing import crop_box, frame
+    from kerasvhn.predict import load_image, read_frames
 
     mat = Path(folder) / "digitStruct.mat"
     if not mat.is_file():
@@ -164,7 +104,7 @@ def read_fixture(folder, peer, model):
             continue
         image = load_image(path)
         box = crop_box(record, *image.size)
-        text = peer.recognise(image, box)
+        text = peer.recognise(bgr(image, box))
         reading = read_frames(model, frame(image, record)[None])[0]
         rows.append({
             "image": record["name"],
@@ -193,16 +133,17 @@ def main(argv=None):
     import keras
 
     from kerasvhn.data import synthesize
-    from kerasvhn.data.prepare import crop_box
-    from kerasvhn.predict import frame, load_image, read_frames
+    from kerasvhn.framing import crop_box, frame
+    from kerasvhn.predict import load_image, read_frames
 
-    peer = Peer()
+    peer = rapidocr()
     model = load_our_model(args.model)
     model_name = args.model or "small_synthetic"
 
     with tempfile.TemporaryDirectory(prefix="bench_ocr_peer_") as folder:
         started = time.perf_counter()
-        records = synthesize(folder, args.count, seed=args.seed, split="held_out", progress=sys.stderr.isatty())
+        records = synthesize(folder, args.count, seed=args.seed, split="held_out", progress=sys.stderr.isatty(),
+                             purpose="benchmark")
         print(f"synthesised {args.count} held-out scenes (seed {args.seed}) in {time.perf_counter() - started:.0f} s")
         images = [load_image(os.path.join(folder, r["name"])) for r in records]
     boxes = [crop_box(r, *image.size) for r, image in zip(records, images)]
@@ -216,7 +157,7 @@ def main(argv=None):
     raw = {}
 
     def rapid(i):
-        raw.setdefault("crop", {})[i] = text = peer.recognise(images[i], boxes[i])
+        raw.setdefault("crop", {})[i] = text = peer.recognise(bgr(images[i], boxes[i]))
         return digits_only(text)
 
     confidences = {}
@@ -252,7 +193,8 @@ def main(argv=None):
     ]
     if args.full:
         def rapid_scene(i):
-            raw.setdefault("scene", {})[i] = text = peer.pipeline(images[i])
+            lines = peer.detect_and_recognise(bgr(images[i]), use_cls=True)
+            raw.setdefault("scene", {})[i] = text = "".join(lines)
             return digits_only(text)
 
         def ours_scene(i):

@@ -5,8 +5,9 @@ import time
 
 import numpy as np
 
-from kerasvhn.sequence import coverage_at_accuracy, decode, labels_to_numbers
-from kerasvhn.train import centre_crops
+from kerasvhn.labels import labels_to_numbers
+from kerasvhn.sequence import coverage_at_accuracy, decode
+from kerasvhn.framing import centre_crops
 
 
 def evaluate_model(model, images, labels, batch_size=256):
@@ -19,7 +20,7 @@ def evaluate_model(model, images, labels, batch_size=256):
 
     >>> import kerasvhn
     >>> from kerasvhn.data import render_numbers
-    >>> images, labels = render_numbers(8, seed=3)
+    >>> images, labels = render_numbers(8, seed=3, purpose="test")
     >>> scores = evaluate_model(kerasvhn.MultiDigitNet("small"), images, labels)
     >>> 0.0 <= scores["whole_number_accuracy"] <= 1.0, scores["count"]
     (True, 8)

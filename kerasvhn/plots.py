@@ -1,4 +1,9 @@
-"""Matplotlib figures drawn off-screen (Agg), whatever pyplot's backend is."""
+"""The plots kerasvhn writes (training curves, accuracy by length, reading grids,
+contact sheets), drawn off-screen (Agg) whatever pyplot's backend is."""
+
+import os
+
+import numpy as np
 
 
 def figure(width, height):
@@ -14,3 +19,145 @@ def figure(width, height):
     fig = Figure(figsize=(width, height))
     FigureCanvasAgg(fig)
     return fig
+
+
+def training_curves(history, path):
+    """Loss and whole-number accuracy per epoch, training and validation (a PNG)."""
+    from matplotlib.ticker import MaxNLocator
+
+    fig = figure(10, 4)
+    panels = fig.subplots(1, 2)
+    epochs = np.arange(1, len(history.get("loss", [])) + 1)
+    for panel, metric, title in (
+        (panels[0], "loss", "loss"),
+        (panels[1], "sequence_accuracy", "whole-number accuracy"),
+    ):
+        for key, label in ((metric, "training (random crops)"), (f"val_{metric}", "validation (centred)")):
+            if key in history:
+                panel.plot(epochs, history[key], marker="o", label=label)
+        panel.set_title(title)
+        panel.set_xlabel("epoch")
+        panel.xaxis.set_major_locator(MaxNLocator(integer=True))
+        panel.grid(alpha=0.3)
+        panel.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+
+
+def accuracy_by_length(splits, path, title="the demo's model by number length"):
+    """Bars of whole-number accuracy by number length, one colour per split: {name: evaluate_model scores}."""
+    fig = figure(8, 4)
+    axis = fig.subplots()
+    lengths = sorted({n for scores in splits.values() for n in scores["by_length"]})
+    width = 0.8 / len(splits)
+    for index, (name, scores) in enumerate(splits.items()):
+        rows = scores["by_length"]
+        x = np.array([lengths.index(n) for n in rows]) + (index - (len(splits) - 1) / 2) * width
+        bars = axis.bar(x, [100 * row["accuracy"] for row in rows.values()], width, label=name)
+        axis.bar_label(bars, labels=[str(row["count"]) for row in rows.values()], fontsize=6)
+    max_digits = next(iter(splits.values()))["max_digits"]
+    axis.set_xticks(range(len(lengths)),
+                    ["none" if n == 0 else f"{max_digits + 1}+" if n > max_digits else str(n) for n in lengths])
+    axis.set_xlabel("digits in the number (bar labels: images)")
+    axis.set_ylabel("whole-number accuracy (%)")
+    axis.set_ylim(0, 118)
+    axis.grid(axis="y", alpha=0.3)
+    axis.legend(fontsize=8, loc="upper center", ncol=len(splits))
+    axis.set_title(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+
+
+def readings_grid(images, numbers, confidences, truth, path, what, columns=8):
+    """Images with their readings (confidence) and, when wrong, the truth: green right, red wrong."""
+    rows = -(-len(images) // columns)
+    fig = figure(columns * 1.4, rows * 1.85)
+    axes = fig.subplots(rows, columns, squeeze=False)
+    for index, axis in enumerate(axes.flat):
+        axis.axis("off")
+        if index >= len(images):
+            continue
+        axis.imshow(images[index])
+        right = numbers[index] == truth[index]
+        text = f"{numbers[index] or 'none'} ({100 * confidences[index]:.0f}%)"
+        if not right:
+            text += f"\ntrue: {truth[index] or 'none'}"
+        axis.set_title(text, fontsize=8, color="green" if right else "red")
+    fig.suptitle(f"{what}: prediction (confidence); green right, red wrong", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+
+
+def photo_readings(paths, boxed, whole, truth, path, columns=8):
+    """Photos with two readings each, cropped by their boxes and whole."""
+    from PIL import Image
+
+    rows = -(-len(paths) // columns)
+    fig = figure(columns * 1.6, rows * 1.6)
+    axes = fig.subplots(rows, columns, squeeze=False)
+    for axis in axes.flat:
+        axis.axis("off")
+    for axis, photo, by_box, by_whole, true in zip(axes.flat, paths, boxed, whole, truth):
+        with Image.open(photo) as image:
+            axis.imshow(image.convert("RGB"))
+        lines = [f"{name}: {r.number or 'none'} ({100 * r.confidence:.0f}%)" for name, r in
+                 (("boxes", by_box), ("whole", by_whole))]
+        colour = "green" if by_box.number == true else "red"
+        axis.set_title("\n".join(lines + [f"true: {true}"]), fontsize=7, color=colour)
+    fig.suptitle("the shipped model (read_numbers) on synthetic test photos: cropped by their boxes, "
+                 "and whole; green: the boxed reading is right", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+
+
+def synth_contact_sheet(folder, records, path, columns=8, title=None, row_labels=None):
+    """A PNG of the images of a format-1 folder's records with their boxes and numbers.
+
+    A record may carry its own "path" (an image outside `folder`); row_labels, one
+    per row of `columns` images, name the rows (a sheet with a row per style).
+    """
+    from matplotlib.patches import Rectangle
+    from PIL import Image
+
+    records = list(records)
+    rows = -(-len(records) // columns)
+    fig = figure(columns * 1.6 + (0.9 if row_labels else 0), rows * 1.25)
+    axes = fig.subplots(rows, columns, squeeze=False)
+    for axis in axes.flat:
+        axis.axis("off")
+    for axis, record in zip(axes.flat, records):
+        with Image.open(record.get("path") or os.path.join(folder, record["name"])) as image:
+            axis.imshow(image.convert("RGB"))
+        for left, top, width, height in zip(record["left"], record["top"], record["width"], record["height"]):
+            axis.add_patch(Rectangle((left - 0.5, top - 0.5), width, height, fill=False, lw=0.7, ec="#00e5ff"))
+        number = "".join(str(int(label) % 10) for label in record["label"])
+        axis.set_title(number, fontsize=8)
+    for row, label in enumerate(row_labels or []):
+        axes[row, 0].text(-0.08, 0.5, label, transform=axes[row, 0].transAxes, ha="right", va="center", fontsize=9)
+    fig.suptitle(title or f"kerasvhn synth: {folder} (boxes from digitStruct.mat)", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+
+
+def captioned_photos(images, captions, path, title, colour="red", columns=6):
+    """A contact sheet: each image (an RGB PIL image or array; None for an empty
+    tile) above its caption, in `colour` (e.g. the misses of `kerasvhn evaluate --photos`).
+
+    >>> import os, tempfile, numpy as np
+    >>> path = os.path.join(tempfile.mkdtemp(), "sheet.png")
+    >>> captioned_photos([np.zeros((20, 30, 3), np.uint8), None], ["true: 12\\nread: 17", "unreadable"], path, "misses")
+    >>> os.path.getsize(path) > 0
+    True
+    """
+    rows = max(1, -(-len(images) // columns))
+    fig = figure(columns * 2.0, rows * 2.2)
+    axes = fig.subplots(rows, columns, squeeze=False)
+    for axis in axes.flat:
+        axis.axis("off")
+    for axis, image, caption in zip(axes.flat, images, captions):
+        if image is not None:
+            axis.imshow(np.asarray(image))
+        axis.set_title(caption, fontsize=7, color=colour)
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)

@@ -1,9 +1,7 @@
-"""The label format, the masked multi-head loss, decoding and the metrics.
+"""The masked multi-head loss, decoding and the metrics, in keras.ops.
 
-One label format everywhere: a dict `{"length": int (B,), "digits": int (B, max_digits)}`.
-`length` is the number of digits, 0..max_digits, or max_digits + 1 for "more than
-max_digits" (whose digits hold the first max_digits); digits past the length are 0 and
-ignored. The model's outputs are logits: `{"length": (B, max_digits + 2),
+Labels are `kerasvhn.labels`'s format: `{"length": int (B,), "digits": int (B,
+max_digits)}`. The model's outputs are logits: `{"length": (B, max_digits + 2),
 "digits": (B, max_digits, 10)}`.
 """
 
@@ -13,76 +11,7 @@ import keras
 import numpy as np
 from keras import ops
 
-MORE_SUFFIX = "+"
-
-
-def more_class(max_digits):
-    """The length class meaning "more than max_digits digits"."""
-    return max_digits + 1
-
-
-def encode_numbers(numbers, max_digits=5):
-    """Encodes number strings as labels.
-
-    A number longer than max_digits gets the "more" length class and keeps its
-    first max_digits digits. A trailing "+" (as `labels_to_numbers` writes for that
-    class) is accepted, so the two functions round-trip.
-
-    >>> labels = encode_numbers(["1234", "57", ""])
-    >>> labels["length"].tolist(), labels["digits"][0].tolist()
-    ([4, 2, 0], [1, 2, 3, 4, 0])
-    """
-    numbers = list(numbers)
-    length = np.zeros((len(numbers),), np.int32)
-    digits = np.zeros((len(numbers), max_digits), np.int32)
-    for row, number in enumerate(numbers):
-        if not isinstance(number, str):
-            raise TypeError(f"numbers must be strings of digits, got {number!r} at index {row}")
-        text = number[: -len(MORE_SUFFIX)] if number.endswith(MORE_SUFFIX) else number
-        if not text.isascii() or not (text.isdigit() or text == ""):
-            raise ValueError(f"{number!r} at index {row} is not a string of digits 0-9")
-        if number.endswith(MORE_SUFFIX) and len(text) != max_digits:
-            raise ValueError(
-                f"{number!r} at index {row}: a '+' number must carry exactly {max_digits} digits"
-            )
-        long = len(text) > max_digits or number.endswith(MORE_SUFFIX)
-        length[row] = more_class(max_digits) if long else len(text)
-        kept = text[:max_digits]
-        digits[row, : len(kept)] = [int(c) for c in kept]
-    return {"length": length, "digits": digits}
-
-
-def labels_to_numbers(labels):
-    """Turns labels back into strings ("" for no number, "12345+" for "more").
-
-    >>> labels_to_numbers(encode_numbers(["907", "", "1234567"]))
-    ['907', '', '12345+']
-    """
-    length = np.asarray(labels["length"]).reshape(-1)
-    digits = np.asarray(labels["digits"])
-    max_digits = digits.shape[-1]
-    _check_labels(length, digits)
-    return [_number_string(n, row, max_digits) for n, row in zip(length, digits)]
-
-
-def _number_string(length, digits, max_digits):
-    shown = min(int(length), max_digits)
-    text = "".join(str(int(d)) for d in digits[:shown])
-    return text + MORE_SUFFIX if length == more_class(max_digits) else text
-
-
-def _check_labels(length, digits):
-    if digits.ndim != 2 or digits.shape[0] != length.shape[0]:
-        raise ValueError(
-            f"labels must be length (B,) and digits (B, max_digits); got length "
-            f"{length.shape} and digits {digits.shape}"
-        )
-    max_digits = digits.shape[1]
-    if length.size and (length.min() < 0 or length.max() > more_class(max_digits)):
-        raise ValueError(f"length labels must be in 0..{more_class(max_digits)}")
-    if digits.size and (digits.min() < 0 or digits.max() > 9):
-        raise ValueError("digit labels must be in 0..9")
-
+from kerasvhn.labels import more_class, number_string
 
 def _unpack(y):
     if isinstance(y, dict):
@@ -192,7 +121,7 @@ def decode(outputs, method="paper"):
     digits = ops.convert_to_numpy(digits)
     confidences = np.exp(ops.convert_to_numpy(log_probability)).astype(np.float32)
     max_digits = digits.shape[-1]
-    numbers = [_number_string(n, row, max_digits) for n, row in zip(length, digits)]
+    numbers = [number_string(n, row, max_digits) for n, row in zip(length, digits)]
     return Readings(numbers, confidences)
 
 

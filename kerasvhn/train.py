@@ -1,8 +1,9 @@
 """Training MultiDigitNet on synthetic house numbers (`kerasvhn train`, the demo, and
 the recipe of the shipped `small_synthetic` weights).
 
-The recipe: render `train_count` framed synthetic numbers (split "train": the held-out
-fonts and backgrounds are never drawn) and a validation set with another seed;
+The recipe: render `train_count` framed synthetic numbers (purpose "train", split
+"train": the held-out fonts and backgrounds are never drawn) and a validation set
+(purpose "validation"); the model records both streams (`training_streams`);
 random 54x54 crops of the 64x64 images, a new order and new crops each epoch
 (`SplitBatches`); Adam with a short warm-up and cosine decay to 1% of the peak
 learning rate; the model's default masked multi-head loss.
@@ -16,24 +17,10 @@ import numpy as np
 
 from kerasvhn.checks import check_int
 from kerasvhn.data.batches import SplitBatches
-from kerasvhn.data.synth import PHOTO_SHARE, render_numbers
+from kerasvhn.data.synth import GENERATOR_VERSION, PHOTO_SHARE, render_numbers, stream
+from kerasvhn.framing import centre_crops
 from kerasvhn.model import MultiDigitNet
 from kerasvhn.seeding import set_random_seed
-
-CROP = 54
-
-
-def centre_crops(images, crop=CROP):
-    """The centred crop x crop windows of uint8 images, as float32 in [0, 1].
-
-    >>> import numpy as np
-    >>> centre_crops(np.zeros((2, 64, 64, 3), np.uint8)).shape
-    (2, 54, 54, 3)
-    """
-    height, width = images.shape[1:3]
-    top, left = (height - crop) // 2, (width - crop) // 2
-    return images[:, top : top + crop, left : left + crop].astype(np.float32) / np.float32(255)
-
 
 class TrainingClock(keras.callbacks.Callback):
     """Seconds spent on the training batches of each epoch (validation excluded)."""
@@ -60,13 +47,14 @@ class TrainingClock(keras.callbacks.Callback):
         return images_per_epoch * len(timed) / max(sum(timed), 1e-9)
 
 
-def render(what, count, seed, split="train", workers=2, log=print, progress=True, photo_share=PHOTO_SHARE):
-    """render_numbers with a log line giving the speed."""
+def render(purpose, count, seed, split="train", workers=2, log=print, progress=True, **options):
+    """render_numbers for a purpose, with a log line giving the speed; options go to
+    render_numbers (photo_share, lengths, styles, effects)."""
     start = time.perf_counter()
     images, labels = render_numbers(count, seed=seed, split=split, workers=workers, progress=progress,
-                                    photo_share=photo_share)
+                                    purpose=purpose, **options)
     seconds = time.perf_counter() - start
-    log(f"rendered {count} {what} images (seed {seed}, {split} fonts and backgrounds) in "
+    log(f"rendered {count} {purpose} images (seed {seed}, {split} fonts and backgrounds) in "
         f"{seconds:.1f} s ({count / max(seconds, 1e-9):.0f} images/s)")
     return images, labels
 
@@ -96,6 +84,8 @@ def train_on_synthetic(
     learning_rate=2e-3,
     initial_model=None,
     photo_share=PHOTO_SHARE,
+    styles=None,
+    effects=None,
     workers=2,
     verbose="auto",
     callbacks=(),
@@ -106,15 +96,15 @@ def train_on_synthetic(
     Args:
         train_count: training images, rendered with `seed` (split "train").
         epochs: passes over them, new random crops each time.
-        seed: seeds the data, the initial weights and the crops; the validation
-            set uses seed + 2.
+        seed: seeds the data (purposes "train" and "validation"), the initial
+            weights and the crops.
         validation_count: validation images (scored after each epoch).
         preset: the MultiDigitNet preset (ignored with initial_model).
         batch_size, learning_rate: Adam's batch size and peak learning rate.
         initial_model: a MultiDigitNet to continue training from (fine-tuning)
             instead of fresh weights.
-        photo_share: the share of training images framed like a whole street
-            photo (see `render_numbers`); validation images use the same share.
+        photo_share, styles, effects: the generator's options (see
+            `render_numbers`), for training and validation images alike.
         workers: processes rendering the images.
         verbose: Keras's `fit` display: 0, 1 (progress bar), 2 (a line per epoch)
             or "auto" (1 on a terminal, else 2).
@@ -122,45 +112,56 @@ def train_on_synthetic(
         log: where the report lines go.
 
     Returns:
-        (model, history dict, train images per second).
+        (model, history dict, train images per second). The model's
+        `training_streams` gain the two streams drawn, with the options.
 
     >>> import kerasvhn.train as t
     >>> model, history, speed = t.train_on_synthetic(64, 1, validation_count=16, workers=1,
     ...     verbose=0, log=lambda *a: None)
     >>> "loss" in history and "val_sequence_accuracy" in history, speed > 0
     (True, True)
+    >>> [s["purpose"] for s in model.training_streams]
+    ['train', 'validation']
     """
-    for name, value, minimum in (
-        ("train_count", train_count, 1),
-        ("epochs", epochs, 1),
-        ("seed", seed, 0),
-        ("validation_count", validation_count, 1),
-        ("batch_size", batch_size, 1),
-    ):
-        check_int(name, value, minimum)
-    if not learning_rate > 0:
-        raise ValueError(f"learning_rate must be positive, got {learning_rate!r}")
+    _check_arguments(train_count=train_count, epochs=epochs, seed=seed, validation_count=validation_count,
+                     batch_size=batch_size, learning_rate=learning_rate)
     if verbose == "auto":
         verbose = 1 if sys.stdout.isatty() else 2
-    progress = verbose == 1
-    train_images, train_labels = render("training", train_count, seed, "train", workers, log, progress, photo_share)
-    val_images, val_labels = render("validation", validation_count, seed + 2, "train", workers, log, progress,
-                                    photo_share)
-
+    options = {"photo_share": photo_share, "styles": styles, "effects": effects}
+    data = {purpose: render(purpose, count, seed, "train", workers, log, verbose == 1, **options)
+            for purpose, count in (("train", train_count), ("validation", validation_count))}
     set_random_seed(seed)
-    batches = SplitBatches((train_images, train_labels), batch_size=batch_size, training=True, seed=seed)
+    batches = SplitBatches(data["train"], batch_size=batch_size, training=True, seed=seed)
     model = initial_model if initial_model is not None else MultiDigitNet(preset)
-    schedule = cosine_schedule(learning_rate, len(batches), epochs)
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate=schedule))
+    _record_streams(model, seed, train_count, validation_count, options, fine_tuned=initial_model is not None)
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=cosine_schedule(learning_rate, len(batches), epochs)))
     log(f"training MultiDigitNet ({model.count_params():,} parameters) on the {keras.backend.backend()} "
         f"backend: {len(batches)} batches of {batch_size} x {epochs} epochs")
     clock = TrainingClock()
-    history = model.fit(
-        batches,
-        epochs=epochs,
-        validation_data=(centre_crops(val_images), val_labels),
-        callbacks=[clock, *callbacks],
-        verbose=verbose,
-    )
+    val_images, val_labels = data["validation"]
+    history = model.fit(batches, epochs=epochs, validation_data=(centre_crops(val_images), val_labels),
+                        callbacks=[clock, *callbacks], verbose=verbose)
     per_epoch = {key: [float(v) for v in values] for key, values in history.history.items()}
     return model, per_epoch, clock.images_per_second(train_count)
+
+
+def _check_arguments(learning_rate, **counts):
+    minimum = {"seed": 0}
+    for name, value in counts.items():
+        check_int(name, value, minimum.get(name, 1))
+    if not learning_rate > 0:
+        raise ValueError(f"learning_rate must be positive, got {learning_rate!r}")
+
+
+def _record_streams(model, seed, train_count, validation_count, options, fine_tuned):
+    """Adds the streams this training draws to the model's record (weights of
+    unrecorded provenance are marked "unknown")."""
+    earlier = model.training_streams
+    if earlier is None and fine_tuned:
+        earlier = [{"purpose": "unknown"}]
+    settings = {"generator": GENERATOR_VERSION, **{k: v for k, v in options.items() if v is not None}}
+    model.training_streams = [
+        *(earlier or []),
+        stream("train", seed, count=train_count, **settings),
+        stream("validation", seed, count=validation_count, **settings),
+    ]

@@ -36,3 +36,113 @@ assert "triton" not in sys.modules
 """
     out = run_python(code, "tensorflow")
     assert "torch backend only" in out
+
+
+LIGHT_IMPORTS = """
+import sys
+import kerasvhn, kerasvhn.data, kerasvhn.labels, kerasvhn.framing, kerasvhn.cli
+from kerasvhn.data import synth
+heavy = {"keras", "tensorflow", "torch", "jax", "h5py", "matplotlib", "skimage"}
+print(sorted(heavy & {name.split(".")[0] for name in sys.modules}))
+"""
+
+
+def test_the_package_root_the_data_path_and_the_cli_import_no_keras():
+    """`import kerasvhn`, `kerasvhn.data` (labels, synthesis) and the CLI module leave
+    Keras, its backends, h5py and matplotlib unloaded: names load on first use."""
+    assert run_python(LIGHT_IMPORTS, "tensorflow").strip() == "[]"
+
+
+def test_a_missing_backend_is_one_line_naming_the_extras(tmp_path):
+    """As after `pip install kerasvhn` without a backend extra: the backend module
+    cannot be imported (a meta path hook hides it)."""
+    (tmp_path / "sitecustomize.py").write_text(
+        "import sys\n"
+        "class Hide:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] == 'tensorflow':\n"
+        "            raise ModuleNotFoundError(f\"No module named {name!r}\", name=name)\n"
+        "sys.meta_path.insert(0, Hide())\n"
+    )
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "KERAS_BACKEND": "tensorflow", "PYTHONPATH": str(tmp_path)}
+    command = subprocess.run([sys.executable, "-m", "kerasvhn.cli", "info"], env=env, capture_output=True,
+                             text=True, timeout=120)
+    assert command.returncode == 1
+    assert command.stderr.strip().splitlines() == [
+        "kerasvhn: error: the Keras backend 'tensorflow' is not installed: pip install 'kerasvhn[tensorflow]' "
+        "(or kerasvhn[torch], kerasvhn[jax], and set KERAS_BACKEND to it)"]
+    script = "import kerasvhn\ntry:\n    kerasvhn.MultiDigitNet\nexcept ImportError as error:\n    print(error)\n"
+    python = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
+    assert python.returncode == 0 and "pip install 'kerasvhn[tensorflow]'" in python.stdout, python.stderr
+
+
+def test_the_command_line_prints_no_backend_start_up_logs(tmp_path):
+    """TensorFlow writes oneDNN / CPU-feature lines at start-up; the CLI hides them
+    unless --verbose."""
+    import os
+    import subprocess
+    import sys
+
+    import numpy as np
+    from PIL import Image
+
+    Image.fromarray(np.full((30, 50, 3), 128, np.uint8)).save(tmp_path / "wall.png")
+    env = {key: value for key, value in os.environ.items() if key != "TF_CPP_MIN_LOG_LEVEL"}
+    env["KERAS_BACKEND"] = "tensorflow"
+
+    def stderr(*flags):
+        argv = [sys.executable, "-m", "kerasvhn.cli", "predict", str(tmp_path / "wall.png"), *flags]
+        result = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=300)
+        assert result.returncode == 0, result.stderr
+        return result.stderr
+
+    assert stderr() == ""
+    assert "oneDNN" in stderr("--verbose") or "cpu_feature_guard" in stderr("--verbose")
+
+
+def _private_keras_uses(path):
+    """(line, what) of each import of `keras.src`, or use of `keras.src`, in a file."""
+    import ast
+
+    uses = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            uses += [(node.lineno, alias.name) for alias in node.names if alias.name.startswith("keras.src")]
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("keras.src"):
+            uses.append((node.lineno, node.module))
+        elif isinstance(node, ast.Attribute) and node.attr == "src" and getattr(node.value, "id", None) == "keras":
+            uses.append((node.lineno, "keras.src"))
+        elif isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(node.func, "id", None)) in (
+            "import_module", "__import__"
+        ):
+            uses += [(node.lineno, arg.value) for arg in node.args[:1]
+                     if isinstance(arg, ast.Constant) and str(arg.value).startswith("keras.src")]
+    return uses
+
+
+def test_the_package_reaches_no_private_keras_module():
+    """Public Keras only (issue 16): no import of `keras.src` anywhere in kerasvhn/,
+    so that a new Keras release does not break the plugin."""
+    from pathlib import Path
+
+    package = Path(__file__).resolve().parent.parent / "kerasvhn"
+    found = [f"{path.relative_to(package.parent)}:{line}: {what}"
+             for path in sorted(package.rglob("*.py")) for line, what in _private_keras_uses(path)]
+    assert not found, "private Keras modules used:\n" + "\n".join(found)
+
+
+SEEDING = """
+import sys
+from kerasvhn.seeding import set_random_seed
+set_random_seed(0)
+print("tensorflow" in sys.modules)
+"""
+
+
+@pytest.mark.parametrize("backend", ["torch", "jax"])
+def test_seeding_imports_no_tensorflow_into_other_backends(backend):
+    assert run_python(SEEDING, backend).strip() == "False"

@@ -11,11 +11,12 @@ from PIL import Image
 import kerasvhn
 from kerasvhn.cli import main
 from kerasvhn.data import render_numbers, synthesize
-from kerasvhn.data.prepare import _prepare_one
-from kerasvhn.predict import Reading, frame, load_image, read_numbers
+from kerasvhn.data.preparation import _prepare_one
+from kerasvhn.framing import frame
+from kerasvhn.predict import Reading, load_image, read_frames, read_numbers, readings_of
 from kerasvhn.presets import PRETRAINED, pretrained_weights_path
 
-FIXTURE = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "svhn-train-sample"
+FIXTURE = Path(__file__).resolve().parent / "data" / "svhn-train-sample"
 
 
 @pytest.fixture(scope="module")
@@ -41,10 +42,20 @@ def test_unknown_preset_names_the_choices():
 
 
 def test_frame_is_the_whole_image_resized_then_centre_cropped():
-    rng = np.random.default_rng(0)
-    array = rng.integers(0, 256, size=(37, 150, 3), dtype=np.uint8)
-    expected = np.asarray(Image.fromarray(array).resize((64, 64), Image.BILINEAR), np.float32)[5:59, 5:59] / 255
-    np.testing.assert_allclose(frame(load_image(array)), expected, atol=1e-6)
+    """On ramps (red rising along x, green along y) a resize without keeping the
+    aspect ratio keeps them linear: frame pixel (row, col) must hold the ramps' value
+    at the photo point that the 64x64 resize puts at (row + 5, col + 5)."""
+    height, width = 37, 150
+    x, y = np.meshgrid(np.arange(width), np.arange(height))
+    photo = np.stack([x * 1.7, y * 6.5, np.full_like(x, 100.0)], axis=-1).round().astype(np.uint8)
+    framed = frame(load_image(photo)) * 255
+    centres = np.arange(5, 59) + 0.5  # output pixel centres of the centred 54x54 window in the 64x64 frame
+    expected_red = (centres * width / 64 - 0.5) * 1.7
+    expected_green = (centres * height / 64 - 0.5) * 6.5
+    np.testing.assert_allclose(framed[0, :, 0], expected_red, atol=1.0)
+    np.testing.assert_allclose(framed[:, 0, 1], expected_green, atol=1.0)
+    assert np.ptp(framed[:, :, 0], axis=0).max() <= 1 and np.ptp(framed[:, :, 1], axis=1).max() <= 1
+    np.testing.assert_allclose(framed[..., 2], 100, atol=0.5)
 
 
 def test_frame_with_boxes_crops_as_prepare_does(tmp_path):
@@ -96,7 +107,7 @@ def test_read_numbers_bad_inputs(tmp_path, untrained):
 def test_shipped_model_reads_unseen_synthetic_numbers(shipped):
     """Loaded on this backend, the shipped weights read held-out fonts and
     backgrounds (a broken load reads nothing)."""
-    images, labels = render_numbers(200, seed=123, split="held_out")
+    images, labels = render_numbers(200, seed=123, split="held_out", purpose="train")
     readings = read_numbers(images, model=shipped, min_confidence=0.0)
     truth = kerasvhn.labels_to_numbers(labels)
     accuracy = np.mean([r.number == t for r, t in zip(readings, truth)])
@@ -111,14 +122,14 @@ def test_blank_walls_read_as_no_number(shipped):
         np.clip(rng.normal(128, 25, (80, 120, 3)), 0, 255).astype(np.uint8),
         np.tile(np.linspace(40, 220, 100, dtype=np.uint8)[None, :, None], (70, 1, 3)),
     ]
-    for number, confidence in read_numbers(blanks, model=shipped):
-        assert number == "" and confidence < 0.5
+    for reading in read_numbers(blanks, model=shipped):
+        assert reading.number == "" and reading.confidence > 0.5  # confident there is no number
 
 
 @pytest.fixture(scope="module")
 def scenes(tmp_path_factory):
     out = tmp_path_factory.mktemp("scenes")
-    records = synthesize(out, 12, seed=77, split="held_out", workers=1, progress=False)
+    records = synthesize(out, 12, seed=77, split="held_out", workers=1, progress=False, purpose="train")
     return out, records
 
 
@@ -131,7 +142,8 @@ def test_predict_json_lines(scenes, capsys):
     rows = [json.loads(line) for line in lines]
     assert [row["file"] for row in rows] == paths
     for row in rows:
-        assert set(row) == {"file", "number", "confidence"}
+        assert {"file", "number", "confidence"} <= set(row) <= {"file", "number", "confidence", "rejected",
+                                                                "rejected_confidence"}
         assert isinstance(row["number"], str) and (row["number"] == "" or row["number"].isdigit())
         assert 0.0 <= row["confidence"] <= 1.0
     truth = ["".join(str(int(x) % 10) for x in r["label"]) for r in records]
@@ -154,12 +166,158 @@ def test_predict_plain_output_and_errors(scenes, tmp_path, capsys):
     assert "between 0 and 1" in capsys.readouterr().err
 
 
-@pytest.mark.skipif(not FIXTURE.is_dir(), reason="the real SVHN fixture is not beside the repository")
 def test_shipped_model_on_the_real_fixture_images(shipped, capsys):
-    """The three real SVHN train images, cropped by their boxes (printed for the record)."""
+    """The three real SVHN train images (tests/data), cropped by their boxes: the
+    shipped model reads all three right."""
     paths = [str(FIXTURE / f"{i}.png") for i in (1, 2, 3)]
+    expected = {row["name"]: "".join(str(int(label) % 10) for label in row["label"])
+                for row in map(json.loads, (FIXTURE / "expected.jsonl").read_text().splitlines())}
     assert main(["predict", *paths, "--json", "--digitstruct", str(FIXTURE / "digitStruct.mat")]) == 0
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [row["file"] for row in rows] == paths
-    with capsys.disabled():
-        print("\nshipped model on the real fixture:", [(row["number"], round(row["confidence"], 3)) for row in rows])
+    assert [row["number"] for row in rows] == [expected[f"{i}.png"] for i in (1, 2, 3)] == ["19", "23", "25"]
+    assert all(row["confidence"] > 0.5 for row in rows), rows
+
+
+# ----------------------------------------------------------------------------- one reading path
+
+
+def _outputs(rng, count=400, max_digits=5):
+    """Random logits whose paper-rule readings cover every length, "more" included."""
+    length = rng.normal(0, 3, size=(count, max_digits + 2))
+    length[np.arange(count), np.arange(count) % (max_digits + 2)] += 8
+    digits = rng.normal(0, 3, size=(count, max_digits, 10))
+    return {"length": length.astype(np.float32), "digits": digits.astype(np.float32)}
+
+
+class _Scripted:
+    """A stand-in model that answers given logits (and counts its calls)."""
+
+    def __init__(self, outputs):
+        self.outputs, self.seen = outputs, 0
+
+    def predict_on_batch(self, frames):
+        chunk = {key: value[self.seen : self.seen + len(frames)] for key, value in self.outputs.items()}
+        self.seen += len(frames)
+        return chunk
+
+
+def test_read_frames_and_decode_agree_on_every_length():
+    outputs = _outputs(np.random.default_rng(4))
+    numbers, confidences = kerasvhn.decode(outputs)
+    readings = read_frames(_Scripted(outputs), np.zeros((400, 54, 54, 3), np.float32), batch_size=64,
+                           min_confidence=0.0)
+    assert [r.number for r in readings] == numbers
+    np.testing.assert_allclose([r.confidence for r in readings], confidences, rtol=1e-5)
+    lengths = {len(n.rstrip("+")) + n.endswith("+") for n in numbers}
+    assert lengths == {0, 1, 2, 3, 4, 5, 6} and any(n.endswith("+") for n in numbers)
+
+
+def test_confidence_is_the_probability_that_the_answer_is_right():
+    def softmax(x):
+        e = np.exp(x - x.max(axis=-1, keepdims=True))
+        return e / e.sum(axis=-1, keepdims=True)
+
+    outputs = _outputs(np.random.default_rng(5), count=60)
+    p_length, p_digits = softmax(outputs["length"].astype(np.float64)), softmax(outputs["digits"].astype(np.float64))
+    for index, reading in enumerate(readings_of(outputs, min_confidence=0.0)):
+        shown = reading.number.rstrip("+")
+        length = 6 if reading.number.endswith("+") else len(shown)
+        expected = p_length[index, length] * np.prod([p_digits[index, i, int(d)] for i, d in enumerate(shown)])
+        assert reading.confidence == pytest.approx(expected, rel=1e-4), reading  # "" -> P(no number)
+        assert reading.rejected is None
+
+
+def test_a_rejected_reading_answers_no_number_and_keeps_its_guess():
+    outputs = _outputs(np.random.default_rng(6), count=60)
+    kept = readings_of(outputs, min_confidence=0.0)
+    strict = readings_of(outputs, min_confidence=1.0)
+    length_p = np.exp(outputs["length"] - outputs["length"].max(axis=1, keepdims=True))
+    p_none = length_p[:, 0] / length_p.sum(axis=1)
+    for index, (before, after) in enumerate(zip(kept, strict)):
+        assert after.number == ""
+        assert after.confidence == pytest.approx(p_none[index], rel=1e-5)
+        if before.number:
+            assert (after.rejected, after.rejected_confidence) == (before.number, pytest.approx(before.confidence))
+        else:
+            assert after.rejected is None
+
+
+# ----------------------------------------------------------------------------- photos as phones and tools write them
+
+
+def _scene(seed):
+    image, number, _ = kerasvhn.data.render_scene(0, seed=seed, purpose="test")
+    return image, number
+
+
+def _exif_rotated(path, upright):
+    """Saves `upright` stored turned 90 degrees, with the EXIF orientation (6: rotate
+    90 clockwise to view) that turns it back, as a phone does."""
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.fromarray(upright).transpose(Image.Transpose.ROTATE_90).save(path, exif=exif)
+
+
+def test_exif_orientation_is_applied(tmp_path):
+    upright, _ = _scene(11)
+    _exif_rotated(tmp_path / "phone.png", upright)
+    np.testing.assert_array_equal(np.asarray(load_image(tmp_path / "phone.png")), upright)
+    _exif_rotated(tmp_path / "phone.jpg", upright)
+    assert np.abs(np.asarray(load_image(tmp_path / "phone.jpg"), float) - upright).mean() < 8
+
+
+def test_16_bit_and_palette_images_keep_their_contrast(tmp_path):
+    grey = np.asarray(Image.fromarray(_scene(12)[0]).convert("L"))
+    Image.fromarray(grey.astype(np.uint16) * 257).save(tmp_path / "deep.png")
+    with Image.open(tmp_path / "deep.png") as check:
+        assert check.mode.startswith("I")  # really a 16-bit file
+    np.testing.assert_array_equal(np.asarray(load_image(tmp_path / "deep.png"))[..., 0], grey)
+    # Transparent pixels lie on white, in RGBA and in palette files alike.
+    rgba = np.zeros((40, 60, 4), np.uint8)
+    rgba[10:30, 20:40] = (20, 20, 20, 255)
+    Image.fromarray(rgba).save(tmp_path / "clear.png")
+    Image.fromarray(rgba).convert("P").save(tmp_path / "palette.png", transparency=0)
+    for name in ("clear.png", "palette.png"):
+        pixels = np.asarray(load_image(tmp_path / name))
+        assert pixels[0, 0].tolist() == [255, 255, 255] and pixels[20, 30].tolist() == [20, 20, 20], name
+
+
+def _bomb(path, side=30_000):
+    """A PNG that declares side x side pixels (its data is never decoded)."""
+    import struct
+    import zlib
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", side, side, 8, 0, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64))
+                     + chunk(b"IEND", b""))
+
+
+def test_a_mixed_batch_through_the_command_line(tmp_path, shipped, capsys):
+    """Good files are read (EXIF, 16-bit, palette as their plain twins), each bad one
+    is one error line, and the status says something failed."""
+    upright, _ = _scene(13)
+    Image.fromarray(upright).save(tmp_path / "upright.png")
+    _exif_rotated(tmp_path / "phone.png", upright)
+    grey = Image.fromarray(upright).convert("L")
+    grey.convert("RGB").save(tmp_path / "grey.png")
+    Image.fromarray(np.asarray(grey).astype(np.uint16) * 257).save(tmp_path / "deep.png")
+    Image.fromarray(upright).quantize(64).save(tmp_path / "palette.png")
+    Image.fromarray(upright).quantize(64).convert("RGB").save(tmp_path / "palette_rgb.png")
+    _bomb(tmp_path / "bomb.png")
+    (tmp_path / "notes.png").write_text("not an image")
+    names = ["upright", "phone", "bomb", "grey", "deep", "notes", "palette", "palette_rgb"]
+    status = main(["predict", *[str(tmp_path / f"{n}.png") for n in names], "--json", "--min-confidence", "0"])
+    captured = capsys.readouterr()
+    assert status == 1
+    rows = {Path(row["file"]).stem: row for row in map(json.loads, captured.out.splitlines())}
+    assert sorted(rows) == sorted(set(names) - {"bomb", "notes"})
+    errors = captured.err.strip().splitlines()
+    assert len(errors) == 2 and "Traceback" not in captured.err
+    assert "bomb.png: too large to read safely" in errors[0] and "notes.png: not a readable image" in errors[1]
+    for twin, plain in (("phone", "upright"), ("deep", "grey"), ("palette", "palette_rgb")):
+        assert rows[twin]["number"] == rows[plain]["number"], (twin, rows[twin], rows[plain])
+        assert rows[twin]["confidence"] == pytest.approx(rows[plain]["confidence"], abs=1e-3)

@@ -3,35 +3,49 @@
 - `read_digitstruct(path)`: SVHN format-1 labels (digitStruct.mat), Cython fast path.
 - `prepare(src, out)`: the paper's crops, one cached HDF5 file per split.
 - `SplitBatches(path_or_arrays, ...)`: a keras PyDataset of random (training) or
-  centred (evaluation) 54x54 crops.
+  centred (evaluation) 54x54 crops (the one name here that imports Keras).
 - `download_svhn(data_dir)`: the official tarballs, resumable and verified.
-- `synthesize(out, count, seed)`: synthetic street scenes as an SVHN format-1 folder;
-  `render_numbers(count, seed)`: the same scenes framed 64x64 in memory.
+- `synthesize(out, count, seed, purpose=...)`: synthetic street scenes as an SVHN
+  format-1 folder; `render_numbers(count, seed, purpose=...)`: the same scenes
+  framed 64x64 in memory.
+
+Names load on first use, so `import kerasvhn.data` imports neither Keras nor h5py.
 
 >>> from kerasvhn.data import render_numbers
->>> images, labels = render_numbers(2, seed=1)
+>>> images, labels = render_numbers(2, seed=1, purpose="train")
 >>> images.shape, sorted(labels)
 ((2, 64, 64, 3), ['digits', 'length'])
 """
 
-from kerasvhn.data.batches import SplitBatches, write_split
-from kerasvhn.data.digitstruct import DigitStruct, DigitStructError, read_digitstruct
-from kerasvhn.data.download import DownloadError, download_svhn
-from kerasvhn.data.prepare import PrepareError, prepare, prepare_split
-from kerasvhn.data.synth import render_numbers, render_scene, synthesize
+import importlib
 
-__all__ = [
-    "DigitStruct",
-    "DigitStructError",
-    "DownloadError",
-    "PrepareError",
-    "SplitBatches",
-    "download_svhn",
-    "prepare",
-    "prepare_split",
-    "read_digitstruct",
-    "render_numbers",
-    "render_scene",
-    "synthesize",
-    "write_split",
-]
+_EXPORTS = {
+    "DigitStruct": "digitstruct",
+    "DigitStructError": "digitstruct",
+    "DownloadError": "download",
+    "PrepareError": "preparation",
+    "SplitBatches": "batches",
+    "download_svhn": "download",
+    "prepare": "preparation",
+    "prepare_split": "preparation",
+    "read_digitstruct": "digitstruct",
+    "read_split": "splits",
+    "render_numbers": "synth",
+    "render_scene": "synth",
+    "synthesize": "synth",
+    "write_split": "splits",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'kerasvhn.data' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"kerasvhn.data.{_EXPORTS[name]}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted([*globals(), *__all__])

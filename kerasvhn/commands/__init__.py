@@ -1,0 +1,9 @@
+"""The `kerasvhn` subcommands, one module each.
+
+Every module has `HELP` (a line for `kerasvhn --help`), `DESCRIPTION`,
+`add_arguments(parser)` and `run(args)` (returns the exit status); `kerasvhn.cli`
+only assembles them. Modules import Keras inside `run`, so `kerasvhn --help` stays fast.
+"""
+
+#: In the order `kerasvhn --help` lists them: the data path, then models, then the rest.
+COMMANDS = ("synth", "download", "prepare", "train", "evaluate", "attack", "predict", "bench", "demo", "info")

@@ -1,0 +1,140 @@
+"""`kerasvhn evaluate`: a model's scores on a prepared split, synthetic images or a
+folder of labelled photos."""
+
+import json
+from pathlib import Path
+
+from kerasvhn.commands.arguments import add_model_arguments, add_synthetic_arguments, int_at_least, probability
+
+PHOTO_OPTIONS = ("tta", "adapt_bn", "out", "min_confidence")
+
+HELP = "score a model: whole-number and per-digit accuracy, coverage at 98%%, accuracy by length"
+DESCRIPTION = (
+    "Reads a prepared split (.h5 from `kerasvhn prepare`), freshly rendered synthetic numbers or a folder of "
+    "labelled photos and prints the model's accuracy. Synthetic images are drawn for evaluation (purpose 'test' by "
+    "default); a purpose and seed the model was trained on is refused. --photos DIR reads each photo listed in "
+    "DIR/labels.csv (columns file, number and optionally framing: tight or loose, tight when missing) whole, as "
+    "`kerasvhn predict` does, reports whole-number accuracy by framing and length, lists the misses and writes a "
+    "contact sheet of them and every reading to --out; a photo that cannot be read is one error line and a miss "
+    "(exit status 1)."
+)
+SCORES = ("count", "whole_number_accuracy", "per_digit_accuracy", "coverage_at_98", "predict_images_per_s",
+          "by_length")
+
+
+def add_arguments(parser):
+    add_model_arguments(parser)
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--data", type=Path, help="a prepared split, e.g. prepared/test.h5")
+    source.add_argument("--synthetic", type=int_at_least(1), metavar="N", help="N synthetic images")
+    source.add_argument("--photos", type=Path, metavar="DIR", help="a folder of photos and their labels.csv")
+    add_synthetic_arguments(parser)
+    parser.add_argument("--photo-share", type=probability, default=None,
+                        help="with --synthetic: share of images framed like a whole street photo (default: 0.15)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead of lines")
+    photos = parser.add_argument_group("with --photos")
+    photos.add_argument("--tta", action="store_true",
+                        help="test-time augmentation: average the model's probabilities over 6 views of each photo "
+                        "(the centre and corner 54x54 windows of its 64x64 frame, and the whole photo at 54x54)")
+    photos.add_argument("--adapt-bn", nargs="?", const=True, default=False, type=Path, metavar="DIR",
+                        help="AdaBN: read with a copy of the model whose batch-norm statistics are recomputed on "
+                        "the photos (labels unused), or on every image in DIR")
+    photos.add_argument("--out", type=Path, default=None,
+                        help="where the misses' contact sheet and every reading go (default: reports/photos)")
+    photos.add_argument("--min-confidence", type=probability, default=None,
+                        help="answer \"\" for numbers less probable than this, as predict does (default: 0.3)")
+
+
+def run(args):
+    from kerasvhn.commands.arguments import load_model_argument
+    from kerasvhn.evaluate import evaluate_model, summary_lines
+
+    misused = [name for name in PHOTO_OPTIONS if getattr(args, name) not in (None, False)]
+    if args.photos is None and misused:
+        raise ValueError(f"--{misused[0].replace('_', '-')} applies to --photos only")
+    model = load_model_argument(args)
+    if args.photos is not None:
+        return _photos(args, model)
+    if args.data is not None:
+        from kerasvhn.data.splits import read_split
+
+        images, labels = read_split(args.data)
+        what = str(args.data)
+    else:
+        images, labels, what = _synthetic(args, model)
+    scores = evaluate_model(model, images, labels)
+    if args.json:
+        print(json.dumps({"data": what, **{key: scores[key] for key in SCORES}}))
+    else:
+        for line in summary_lines(scores, what):
+            print(line)
+    return 0
+
+
+def _synthetic(args, model):
+    from kerasvhn.data.synth import PHOTO_SHARE, check_unseen, render_numbers
+
+    check_unseen(getattr(model, "training_streams", None), args.purpose, args.seed, args.split)
+    photo_share = PHOTO_SHARE if args.photo_share is None else args.photo_share
+    images, labels = render_numbers(args.synthetic, seed=args.seed, split=args.split, workers=2,
+                                    purpose=args.purpose, lengths=args.lengths, photo_share=photo_share)
+    what = (f"{args.synthetic} synthetic images (purpose {args.purpose}, seed {args.seed}, {args.split} fonts, "
+            f"{args.lengths} lengths, photo share {photo_share})")
+    return images, labels, what
+
+
+def _photos(args, model):
+    """--photos: reads the folder's photos, prints the report, writes the sheet and JSON."""
+    import sys
+
+    from kerasvhn.photos import evaluate_photos, misses, write_report
+    from kerasvhn.predict import MIN_CONFIDENCE
+
+    threshold = MIN_CONFIDENCE if args.min_confidence is None else args.min_confidence
+    result = evaluate_photos(model, args.photos, tta=args.tta, adapt_bn=args.adapt_bn, min_confidence=threshold)
+    for row in result["photos"]:
+        if row["error"] is not None:
+            print(f"kerasvhn: error: {row['error']}", file=sys.stderr)
+    sheet, readings = write_report({**result, "model": args.model}, args.out or Path("reports") / "photos")
+    if args.json:
+        keys = ("count", "right", "accuracy", "unreadable", "by_framing", "by_length", "tta_views", "adapted_on")
+        missed = [{key: row[key] for key in ("file", "truth", "framing", "number", "confidence", "rejected",
+                                             "rejected_confidence", "error")} for row in misses(result)]
+        print(json.dumps({"data": str(args.photos), "model": args.model, **{key: result[key] for key in keys},
+                          "misses": missed, "contact_sheet": sheet and str(sheet), "readings": str(readings)}))
+    else:
+        for line in _photo_lines(result, args.model) + _written_lines(sheet, readings):
+            print(line)
+    return 1 if result["unreadable"] else 0
+
+
+def _photo_lines(result, model_name):
+    from kerasvhn.photos import misses, reading_text
+
+    def part(name, tally):
+        return f"{name} {tally['right']}/{tally['count']} ({100 * tally['accuracy']:.1f}%)"
+
+    how = f"model {model_name}"
+    if result["tta_views"]:
+        how += f", test-time augmentation over {result['tta_views']} views"
+    if result["adapted_on"]:
+        how += f", AdaBN on {result['adapted_on']} images"
+    framings = ", ".join(f"{tally['count']} {name}" for name, tally in result["by_framing"].items())
+    missed = misses(result)
+    lines = [
+        f"photos: {result['folder']}, {result['count']} read whole ({framings}); {how}",
+        "whole-number accuracy: " + part("all", result),
+        "by framing: " + ", ".join(part(name, tally) for name, tally in result["by_framing"].items()),
+        "by length: " + ", ".join(part(f"{n} digit{'s' if n > 1 else ''}", tally)
+                                  for n, tally in result["by_length"].items()),
+        f"misses ({len(missed)}): file, framing, truth, reading (confidence)",
+    ]
+    width = max((len(row["file"]) for row in missed), default=0)
+    lines += [f"  {row['file']:<{width}}  {row['framing']:<5}  {row['truth']:>6}  {reading_text(row)}"
+              for row in missed]
+    return lines
+
+
+def _written_lines(sheet, readings):
+    return [f"contact sheet of the misses: {sheet}" if sheet else "no miss: no contact sheet",
+            f"every reading: {readings}"]
