@@ -108,13 +108,14 @@ def run_demo(out_dir="reports/demo", train_count=TRAIN_COUNT, test_count=TEST_CO
 def _synthesize(data_dir, prepared_dir, counts, seed, log):
     """Writes each folder, or reuses one a previous run wrote with the same settings;
     a folder made otherwise is replaced and its prepared split dropped."""
-    from kerasvhn.data.synth import synthesize
+    from kerasvhn.data.synth import GENERATOR_VERSION, synthesize
 
     folders = {}
     for name, count in counts.items():
         purpose, fonts, lengths = FOLDERS[name]
         folder = data_dir / name
-        settings = {"count": count, "seed": seed, "purpose": purpose, "split": fonts, "lengths": lengths}
+        settings = {"count": count, "seed": seed, "purpose": purpose, "split": fonts, "lengths": lengths,
+                    "generator": GENERATOR_VERSION}
         what = f"{count} scenes (purpose {purpose}, seed {seed}, {fonts} fonts and backgrounds, {lengths} lengths)"
         marker = folder / "synth_settings.json"
         if (folder / "digitStruct.mat").exists() and marker.exists() and json.loads(marker.read_text()) == settings:

@@ -3,6 +3,7 @@
 import keras
 
 from kerasvhn import sequence
+from kerasvhn.labels import more_class
 from kerasvhn.layers import ConvBNReLU, PerImageStandardization
 from kerasvhn.presets import PRETRAINED, PRESETS, preset_config, pretrained_weights_path
 
@@ -31,6 +32,10 @@ class MultiDigitNet(keras.Model):
         max_digits: the number of digit heads.
         conv_layers, dense_units, conv_dropout, dense_dropout: override the preset.
         fused: passed to every ConvBNReLU ("auto", True or False).
+        training_streams: what the weights were trained on, a list of
+            `kerasvhn.data.synth.stream` records (synthetic images by purpose,
+            seed and split), saved with the model; None when unknown. Evaluations
+            of synthetic images check it, so that no test image is a training one.
 
     Example:
 
@@ -55,6 +60,7 @@ class MultiDigitNet(keras.Model):
         conv_dropout=None,
         dense_dropout=None,
         fused="auto",
+        training_streams=None,
         **kwargs,
     ):
         config = preset_config(preset)
@@ -97,7 +103,7 @@ class MultiDigitNet(keras.Model):
                 x = keras.layers.Dropout(config["dense_dropout"], name=f"dense_dropout{index + 1}")(x)
         # Logits stay float32 under mixed precision. One Dense of max_digits * 10 units
         # is max_digits independent 10-way heads (each unit has its own weights).
-        length = keras.layers.Dense(sequence.more_class(max_digits) + 1, dtype="float32", name="length")(x)
+        length = keras.layers.Dense(more_class(max_digits) + 1, dtype="float32", name="length")(x)
         digits = keras.layers.Dense(max_digits * 10, dtype="float32", name="digit_logits")(x)
         digits = keras.layers.Reshape((max_digits, 10), dtype="float32", name="digits")(digits)
         super().__init__(inputs=inputs, outputs={"length": length, "digits": digits}, **kwargs)
@@ -105,6 +111,7 @@ class MultiDigitNet(keras.Model):
         self.preset = preset
         self.max_digits = max_digits
         self.fused = fused
+        self.training_streams = None if training_streams is None else [dict(s) for s in training_streams]
         self.architecture = config
         self._reading_metrics = []
         self._uses_default_loss = True
@@ -122,7 +129,7 @@ class MultiDigitNet(keras.Model):
         'small'
         """
         if name in PRETRAINED:
-            model = cls(PRETRAINED[name]["preset"], **kwargs)
+            model = cls(PRETRAINED[name]["preset"], training_streams=PRETRAINED[name]["training_streams"], **kwargs)
             model.load_weights(pretrained_weights_path(name))
             return model
         if name in PRESETS:
@@ -173,7 +180,10 @@ class MultiDigitNet(keras.Model):
             return super().compute_loss(x, y, y_pred, sample_weight, training=training)
         loss = sequence.multi_digit_loss(y, y_pred, sample_weight)
         for extra in self.losses:
-            loss = loss + self._aggregate_additional_loss(extra)
+            # Layer and regularization losses, summed as Keras's compute_loss sums them.
+            if not keras.backend.is_float_dtype(extra.dtype):
+                extra = keras.ops.cast(extra, keras.config.floatx())
+            loss = loss + keras.ops.sum(extra)
         return loss
 
     def compute_metrics(self, x, y, y_pred, sample_weight=None):
@@ -188,6 +198,7 @@ class MultiDigitNet(keras.Model):
                 "preset": self.preset,
                 "max_digits": self.max_digits,
                 "fused": self.fused,
+                "training_streams": self.training_streams,
                 "name": self.name,
                 "trainable": self.trainable,
             }
@@ -203,7 +214,8 @@ class MultiDigitNet(keras.Model):
             return {}
         config = keras.saving.serialize_keras_object(self._kerasvhn_compile_arguments)
         optimizer = config["optimizer"]
-        if isinstance(optimizer, dict) and optimizer.get("module", "").startswith("keras.src.backend."):
+        if isinstance(optimizer, dict) and isinstance(getattr(keras.optimizers, optimizer.get("class_name", ""), None),
+                                                      type):
             # Keras records the backend's own optimizer class (e.g. a torch module);
             # loading that under another backend would import torch next to TensorFlow.
             optimizer["module"] = "keras.optimizers"

@@ -1,13 +1,13 @@
 """The robustness report: its table, CSV, plot, image grid and the `attack` command."""
 
-import argparse
 import csv
 
 import numpy as np
 import pytest
 
 import kerasvhn
-from kerasvhn.adversarial import command, report
+from kerasvhn.adversarial import report
+from kerasvhn.cli import main
 from test_adversarial import tiny_data, tiny_model, trained_tiny_model
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -59,12 +59,9 @@ def test_attack_command(trained, tmp_path, capsys):
     images = np.zeros((len(x), 20, 20, 3), np.uint8)
     images[:, 2:18, 2:18] = np.round(x * 255)
     np.savez(tmp_path / "data.npz", images=images, **y)
-    parser = command.add_attack_arguments(argparse.ArgumentParser())
-    args = parser.parse_args(
-        ["--model", str(tmp_path / "model.keras"), "--data", str(tmp_path / "data.npz"),
-         "--eps", "0,4", "--attacks", "fgsm,pgd-2", "--limit", "6", "--out", str(tmp_path / "out")]
-    )
-    assert command.attack_main(args) == 0
+    argv = ["attack", "--model", str(tmp_path / "model.keras"), "--data", str(tmp_path / "data.npz"),
+            "--eps", "0,4", "--attacks", "fgsm,pgd-2", "--limit", "6", "--out", str(tmp_path / "out")]
+    assert main(argv) == 0
     printed = capsys.readouterr().out
     assert "6 images" in printed and "pgd-2" in printed and "whole-number acc" in printed
     for name in ("robustness.csv", "robustness.png", "adversarial_examples.png"):

@@ -86,13 +86,49 @@ def test_eps_ramps_every_batch_without_retracing(rng, monkeypatch):
     assert len(calls) == (6 if BACKEND == "torch" else 1)
 
 
-def test_the_compiled_step_reads_eps_at_run_time(rng):
+def test_the_compiled_step_reads_eps_at_run_time():
+    """A new eps reaches a compiled step without retracing it. tensorflow and jax
+    trace the step's Python body once, and its second run must still follow the
+    new eps. torch runs the body eagerly on every call, where any read would do;
+    what must hold there holds under torch.compile (Keras's torch fit with
+    jit_compile=True): eps is read as a tensor, so a new value is neither baked
+    into the graph nor a reason to recompile it."""
     eps = backend.StepScalar(0.5, "probe")
-    probe = backend.compiled_attack(tiny_model(), "probe", lambda x, variables=None: x * eps.read())
+    runs = []
+
+    def scaled(x):
+        return x * eps.read()
+
+    def body(x, variables=None):
+        runs.append(1)
+        return scaled(x)
+
+    probe = backend.compiled_attack(tiny_model(), "probe", body)
     x = keras.ops.ones((2,))
     assert keras.ops.convert_to_numpy(probe(x)).tolist() == [0.5, 0.5]
     eps.assign(0.25)
     assert keras.ops.convert_to_numpy(probe(x)).tolist() == [0.25, 0.25]
+    assert len(runs) == (2 if BACKEND == "torch" else 1)
+    if BACKEND == "torch":
+        import torch
+
+        graphs = []
+
+        def count_graphs(graph, example_inputs):
+            graphs.append(graph)
+            return graph.forward
+
+        torch._dynamo.reset()
+        try:
+            compiled = torch.compile(scaled, backend=count_graphs)
+            values = []
+            for value in (0.5, 0.125):
+                eps.assign(value)
+                values.append(compiled(x).tolist())
+        finally:
+            torch._dynamo.reset()
+        assert values == [[0.5, 0.5], [0.125, 0.125]]
+        assert len(graphs) == 1
 
 
 def test_plain_keras_model_is_refused_with_a_clear_message(rng):
@@ -197,12 +233,62 @@ def test_step_carry_keeps_a_tensor_between_compiled_steps():
 
 
 def test_free_mode_carries_its_perturbation_between_batches(rng):
+    """Shafahi et al.'s free training: the perturbation that ends one batch starts
+    the next (projected onto the eps-ball around the new images and the clip
+    range), and each replay moves it by one signed step of eps at most. With one
+    replay per batch, each batch's perturbation is therefore within eps of its
+    start, pixel by pixel; a fresh start (random, or zero) would be up to 2 eps away."""
+    eps = 8 / 255
+    x, y = tiny_data(rng, 24)
+    (model,) = compiled_twins(1)
+    callback = AdversarialTraining(eps=eps, attack="free-1", ramp_epochs=0)
+    deltas = []
+    record = keras.callbacks.LambdaCallback(
+        on_train_batch_end=lambda batch, logs: deltas.append(_carried_value(callback.step.carry).copy())
+    )
+    fit(model, x, y, callbacks=[callback, record])
+    assert len(deltas) == 3 and all(delta.shape == (8,) + x.shape[1:] for delta in deltas)
+    for batch in (1, 2):
+        images = x[8 * batch : 8 * (batch + 1)]
+        start = np.clip(images + np.clip(deltas[batch - 1], -eps, eps), 0.0, 1.0) - images
+        moved = np.abs(deltas[batch] - start)
+        assert np.abs(deltas[batch]).max() <= eps + 1e-6
+        assert moved.max() <= eps + 1e-6, f"batch {batch + 1} ended {moved.max() / eps:.2f} eps from its carried start"
+        # And the replay stepped (about 60% of pixels; the others already sat on the
+        # side of the ball their gradient points to).
+        assert np.mean(moved > eps / 2) > 0.25, np.mean(moved > eps / 2)
+
+
+@pytest.mark.parametrize("attack, ratio", [("fgsm", 1.0), ("free-1", 0.5)])
+def test_sample_weights_reach_the_adversarial_steps(rng, attack, ratio):
+    # eps = 0: every image is its own adversarial version, so both steps are the
+    # clean weighted step, weights included (zero-weight images teach nothing).
+    x, y = tiny_data(rng, 16)
+    weights = np.where(np.arange(16) % 3 == 0, 0.0, 1.5).astype("float32")
+    clean, adversarial, unweighted = compiled_twins(3)
+    clean_history = fit(clean, x, y, sample_weight=weights).history
+    fit(unweighted, x, y)
+    callback = AdversarialTraining(eps=0.0, ratio=ratio, attack=attack, ramp_epochs=0)
+    history = fit(adversarial, x, y, sample_weight=weights, callbacks=[callback]).history
+    assert max_difference(clean, adversarial) < 1e-5
+    assert max_difference(unweighted, adversarial) > 1e-4
+    np.testing.assert_allclose(history["loss"], clean_history["loss"], rtol=1e-5)
+    np.testing.assert_allclose(history["adversarial_loss"], history["loss"], rtol=1e-5)
+
+
+@pytest.mark.parametrize("attack", ["fgsm-rs", "free-2"])
+def test_each_metric_is_listed_once(rng, attack):
+    """The loss, the compiled and the adversarial metrics each appear once in the
+    model's metrics and in the logs, during adversarial training and after it."""
     x, y = tiny_data(rng, 16)
     (model,) = compiled_twins(1)
-    callback = AdversarialTraining(eps=8 / 255, attack="free-2", ramp_epochs=0)
-    fit(model, x, y, callbacks=[callback])
-    delta = _carried_value(callback.step.carry)
-    assert delta.shape == (8,) + x.shape[1:]
-    assert 0 < np.abs(delta).max() <= 8 / 255 + 1e-6
-    # Starting from a carried perturbation, one more replay moves it by at most eps.
-    assert np.mean(np.abs(delta) > 0.9 * 8 / 255) > 0.2
+    seen = []
+    record = keras.callbacks.LambdaCallback(
+        on_train_batch_end=lambda batch, logs: seen.append(([m.name for m in model.metrics], sorted(logs)))
+    )
+    fit(model, x, y, callbacks=[AdversarialTraining(eps=4 / 255, attack=attack, ramp_epochs=0), record])
+    for names, logs in seen:
+        assert len(names) == len(set(names)) and names.count("loss") == 1, names
+        assert ADVERSARIAL_LOGS - {"adversarial_eps"} <= set(logs), logs
+    names = [m.name for m in model.metrics]
+    assert len(names) == len(set(names)) and not ADVERSARIAL_LOGS & set(names)

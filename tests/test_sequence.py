@@ -14,10 +14,9 @@ from kerasvhn.sequence import (
     SequenceAccuracy,
     coverage_at_accuracy,
     decode,
-    encode_numbers,
-    labels_to_numbers,
     multi_digit_loss,
 )
+from kerasvhn.labels import encode_numbers, labels_to_numbers
 
 numbers_strategy = st.lists(st.text(alphabet="0123456789", max_size=5), min_size=1, max_size=20)
 

@@ -91,59 +91,91 @@ def input_gradient(model, x, y, direction=1.0, variables=None):
     return _INPUT_GRADIENTS[keras.backend.backend()](model, x, y, direction, variables)
 
 
-# Keras's own training step (forward in training mode, loss, backward, optimizer
-# update, metrics) that also returns the gradient of the loss with respect to the
-# images from the same backward pass: what free adversarial training reuses.
-# `state` is jax's training state (None elsewhere); returns (logs, grad, state).
+# A training step that also returns the gradient of the loss with respect to the
+# images, from the same backward pass: what free adversarial training reuses. It is
+# Keras's own step (forward in training mode, loss, backward, optimizer update, loss
+# and metrics) through public Keras only. torch runs the model's Keras step itself
+# (`keras_train_step`) on images that require gradients; tensorflow and jax write
+# the step as Keras's guides "Customizing what happens in fit()" do for their
+# backend: `compute_loss`, `optimizer.apply` (jax: `stateless_apply` and
+# `keras.StatelessScope`), the "loss" metric among `model.metrics`, and
+# `compute_metrics`. `state` is jax's training state (None elsewhere). Each returns
+# (logs, grad, state).
 
 
-def _torch_train_step_with_input_gradient(model, x, y, sample_weight, state):
-    import torch
+def _loss_metric(model):
+    """The metric that reports "loss" in the logs: the one of `model.metrics` named
+    "loss", as Keras's guides find it (Keras keeps it there while compiled)."""
+    return next(metric for metric in model.metrics if metric.name == "loss")
 
+
+def _torch_train_step_with_input_gradient(model, keras_train_step, x, y, sample_weight, state):
+    # Keras's torch step calls backward() on the loss: an input that requires
+    # gradients receives its own there, next to the weights'.
     x = x.detach().requires_grad_(True)
-    y_pred = model(x, training=True)
-    model.zero_grad()
-    loss = model._compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=True)
-    model._loss_tracker.update_state(loss, sample_weight=x.shape[0])
-    model.optimizer.scale_loss(loss).backward()
-    weights = model.trainable_weights[:]
-    with torch.no_grad():
-        model.optimizer.apply([v.value.grad for v in weights], weights)
-    return model.compute_metrics(x, y, y_pred, sample_weight), x.grad, None
+    logs = keras_train_step((x, y, sample_weight))
+    return logs, x.grad, None
 
 
-def _tensorflow_train_step_with_input_gradient(model, x, y, sample_weight, state):
+def _tensorflow_train_step_with_input_gradient(model, keras_train_step, x, y, sample_weight, state):
     import tensorflow as tf
-    from keras.src.losses.loss import unscale_loss_for_distribution
 
+    # Under a tf.distribute strategy a Keras loss is divided by the replicas (their
+    # gradients are summed); the loss metric logs the whole loss.
+    replicas = tf.distribute.get_strategy().num_replicas_in_sync
     weights = model.trainable_weights
     with tf.GradientTape() as tape:
         tape.watch(x)
         y_pred = model(x, training=True)
-        loss = model._compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=True)
-        model._loss_tracker.update_state(unscale_loss_for_distribution(loss), sample_weight=tf.shape(x)[0])
+        loss = model.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=True)
+        whole_loss = loss * ops.cast(replicas, loss.dtype) if replicas > 1 else loss
+        _loss_metric(model).update_state(whole_loss, sample_weight=tf.shape(x)[0])
         loss = model.optimizer.scale_loss(loss)
     *grads, x_grad = tape.gradient(loss, weights + [x])
-    model.optimizer.apply_gradients(zip(grads, weights))
+    model.optimizer.apply(grads, weights)
     return model.compute_metrics(x, y, y_pred, sample_weight), x_grad, None
 
 
-def _jax_train_step_with_input_gradient(model, x, y, sample_weight, state):
+def _jax_stateless_loss(model, trainable, images, y, sample_weight, state):
+    """The loss of a training-mode forward pass on the given variable values, pure
+    (what jax.grad needs): the model and its loss run in one `keras.StatelessScope`
+    that also collects the losses layers add, as `stateless_call` does."""
+    _, non_trainable, optimizer_variables, metrics_variables = state
+    mapping = list(zip(model.trainable_variables, trainable))
+    mapping += zip(model.non_trainable_variables, non_trainable)
+    mapping += zip(model.metrics_variables, metrics_variables)
+    with keras.StatelessScope(state_mapping=mapping, collect_losses=True) as scope:
+        y_pred = model(images, training=True)
+        loss = model.compute_loss(x=images, y=y, y_pred=y_pred, sample_weight=sample_weight, training=True)
+    non_trainable = [scope.get_current_value(v) for v in model.non_trainable_variables]
+    metrics_variables = [scope.get_current_value(v) for v in model.metrics_variables]
+    with keras.StatelessScope(state_mapping=list(zip(model.optimizer.variables, optimizer_variables))):
+        scaled_loss = model.optimizer.scale_loss(loss)
+    return scaled_loss, (loss, y_pred, non_trainable, metrics_variables)
+
+
+def _jax_stateless_metrics(model, metrics_variables, loss, x, y, y_pred, sample_weight):
+    """The loss metric and `compute_metrics` on the given metric values; returns
+    (logs, the new metric values)."""
+    with keras.StatelessScope(state_mapping=list(zip(model.metrics_variables, metrics_variables))) as scope:
+        _loss_metric(model).update_state(loss, sample_weight=ops.shape(x)[0])
+        logs = model.compute_metrics(x, y, y_pred, sample_weight)
+    return logs, [scope.get_current_value(v) for v in model.metrics_variables]
+
+
+def _jax_train_step_with_input_gradient(model, keras_train_step, x, y, sample_weight, state):
     import jax
 
-    trainable, non_trainable, optimizer_variables, metrics_variables = state
+    trainable, _, optimizer_variables, _ = state
 
     def loss(trainable, images):
-        return model.compute_loss_and_updates(
-            trainable, non_trainable, metrics_variables, images, y, sample_weight,
-            training=True, optimizer_variables=optimizer_variables,
-        )
+        return _jax_stateless_loss(model, trainable, images, y, sample_weight, state)
 
     (_, aux), (grads, x_grad) = jax.value_and_grad(loss, argnums=(0, 1), has_aux=True)(trainable, x)
     unscaled_loss, y_pred, non_trainable, metrics_variables = aux
     trainable, optimizer_variables = model.optimizer.stateless_apply(optimizer_variables, grads, trainable)
-    logs, metrics_variables = model._update_metrics_variables(
-        metrics_variables, unscaled_loss, x, y, y_pred, sample_weight
+    logs, metrics_variables = _jax_stateless_metrics(
+        model, metrics_variables, unscaled_loss, x, y, y_pred, sample_weight
     )
     return logs, x_grad, (trainable, non_trainable, optimizer_variables, metrics_variables)
 
@@ -155,10 +187,13 @@ _TRAIN_STEPS = {
 }
 
 
-def train_step_with_input_gradient(model, x, y, sample_weight=None, state=None):
+def train_step_with_input_gradient(model, keras_train_step, x, y, sample_weight=None, state=None):
     """One Keras training step on (x, y) that also returns d(loss)/dx; on jax it
-    takes and returns the training state. Returns (logs, grad, state)."""
-    return _TRAIN_STEPS[keras.backend.backend()](model, x, y, sample_weight, state)
+    takes and returns the training state. Returns (logs, grad, state).
+
+    `keras_train_step` is the model's own Keras step (`super().train_step` in
+    `MultiDigitNet.train_step`)."""
+    return _TRAIN_STEPS[keras.backend.backend()](model, keras_train_step, x, y, sample_weight, state)
 
 
 # Compiling an attack for eager callers. `attack(x0, start, y, step, eps, lo, hi,

@@ -10,6 +10,7 @@ import numpy as np
 from keras import ops
 
 from kerasvhn import sequence
+from kerasvhn.labels import labels_to_numbers
 from kerasvhn.adversarial.attacks import parse_attack, run_attack
 from kerasvhn.plots import figure as _figure
 
@@ -161,7 +162,7 @@ def save_adversarial_grid(model, data, path, eps=8 / 255, attack="fgsm", count=8
     adversarial = ops.convert_to_numpy(run_attack(model, images, labels, eps, attack, clip, seed=seed))
     clean_read = sequence.decode(model.predict_on_batch(images)).numbers
     adversarial_read = sequence.decode(model.predict_on_batch(adversarial)).numbers
-    truth = sequence.labels_to_numbers(labels)
+    truth = labels_to_numbers(labels)
     perturbation = np.clip(0.5 + (adversarial - images) / (2 * eps if eps > 0 else 1.0), 0.0, 1.0)
     lo, hi = clip
     shown = len(images)

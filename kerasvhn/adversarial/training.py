@@ -181,7 +181,9 @@ class FreeStep(_Step):
         self._set_rows(ops.shape(x)[0])
         try:
             for _ in range(self.replays):
-                logs, grad, state = backend.train_step_with_input_gradient(model, x_adv, y, sample_weight, state)
+                logs, grad, state = backend.train_step_with_input_gradient(
+                    model, keras_train_step, x_adv, y, sample_weight, state
+                )
                 x_adv = ops.stop_gradient(fgsm_step(x_adv, x, grad, eps, eps, lo, hi))
         finally:
             self._set_rows(None)
