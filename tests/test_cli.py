@@ -196,7 +196,7 @@ def test_bench_prints_its_rates(capsys):
         (["train", "m.keras", "--from-preset", "small_synthetic", "--initial-weights", "w.weights.h5"],
          "not allowed with argument"),
         (["evaluate", "--synthetic", "4", "--photo-share", "-1"], "must be between 0 and 1"),
-        (["evaluate"], "one of the arguments --data --synthetic is required"),
+        (["evaluate"], "one of the arguments --data --synthetic --photos is required"),
         (["predict"], "required"),
         (["bench", "--count", "3"], "must be at least 16"),
     ],
