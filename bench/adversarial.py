@@ -123,22 +123,51 @@ def adversarially_training(model, **kwargs):
 
 
 def measure(preset, batch, batches, rounds, baseline_images, replays):
-    rng = np.random.default_rng(0)
     count = batch * batches
+    x, y = _random_data(count)
+    models = _models(preset, replays)
+    times = _measured_times(models, x, y, batch, rounds, baseline_images, replays)
+    images = _images_per_call(count, baseline_images, replays)
+    return {
+        "backend": keras.backend.backend(),
+        "preset": preset,
+        "batch": batch,
+        "rounds": rounds,
+        "replays": replays,
+        "machine": machine_description(),
+        "rows": _rows(times, images, batch, batches, baseline_images, replays),
+        "ratios": {k: {"ratio": v, "target": t} for k, (v, t) in _ratios(times, images, batch, replays).items()},
+    }
+
+
+def _random_data(count):
+    rng = np.random.default_rng(0)
     x = rng.uniform(size=(count, 54, 54, 3)).astype("float32")
     y = kerasvhn.encode_numbers([str(n) for n in rng.integers(0, 10**4, size=count)])
+    return x, y
+
+
+def _compiled_model(preset):
+    model = kerasvhn.MultiDigitNet(preset)
+    model.compile(optimizer="adam")
+    return model
+
+
+def _models(preset, replays):
+    """(clean, FGSM-AT ratio 0.5, FGSM-AT ratio 1, free-mode) compiled models."""
+    return (
+        _compiled_model(preset),
+        adversarially_training(_compiled_model(preset), eps=EPS, ratio=0.5, attack="fgsm-rs", ramp_epochs=0),
+        adversarially_training(_compiled_model(preset), eps=EPS, ratio=1.0, attack="fgsm-rs", ramp_epochs=0),
+        adversarially_training(_compiled_model(preset), eps=EPS, attack=f"free-{replays}", ramp_epochs=0),
+    )
+
+
+def _measured_times(models, x, y, batch, rounds, baseline_images, replays):
+    """Median seconds of each timed call, by the names the rows show."""
+    model, at_half, at_full, free = models
     xb, yb = x[:batch], {k: v[:batch] for k, v in y.items()}
     few = {k: v[:baseline_images] for k, v in yb.items()}
-
-    def compiled_model():
-        model = kerasvhn.MultiDigitNet(preset)
-        model.compile(optimizer="adam")
-        return model
-
-    model = compiled_model()
-    at_half = adversarially_training(compiled_model(), eps=EPS, ratio=0.5, attack="fgsm-rs", ramp_epochs=0)
-    at_full = adversarially_training(compiled_model(), eps=EPS, ratio=1.0, attack="fgsm-rs", ramp_epochs=0)
-    free = adversarially_training(compiled_model(), eps=EPS, attack=f"free-{replays}", ramp_epochs=0)
 
     def epoch(m):
         return lambda: m.fit(x, y, batch_size=batch, epochs=1, shuffle=False, verbose=0)
@@ -157,9 +186,18 @@ def measure(preset, batch, batches, rounds, baseline_images, replays):
     times["ancestor per-image FGSM"] = time_per_call(
         lambda: ancestor_attack(model, xb[:baseline_images], few, EPS), warmup=1, repeats=3
     )
+    return times
+
+
+def _images_per_call(count, baseline_images, replays):
+    """Images each timed call handles, where that is not one batch."""
     images = {"ancestor per-image FGSM": baseline_images, "clean epoch": count}
     images["FGSM-AT epoch, ratio 0.5"] = images["FGSM-AT epoch, ratio 1"] = count
     images[f"free epoch, {replays} replays"] = count * replays
+    return images
+
+
+def _rows(times, images, batch, batches, baseline_images, replays):
     notes = {
         "ancestor per-image FGSM": f"{baseline_images} images, one at a time",
         "clean epoch": f"{batches} batches",
@@ -167,7 +205,7 @@ def measure(preset, batch, batches, rounds, baseline_images, replays):
         "FGSM-AT epoch, ratio 1": "fgsm-rs on every image",
         f"free epoch, {replays} replays": f"{replays} passes over the data; ms/image per pass",
     }
-    rows = [
+    return [
         {
             "what": name,
             "ms": seconds * 1e3,
@@ -176,23 +214,17 @@ def measure(preset, batch, batches, rounds, baseline_images, replays):
         }
         for name, seconds in times.items()
     ]
+
+
+def _ratios(times, images, batch, replays):
+    """name -> (measured ratio, target) of issue 5's targets."""
     per_image = {name: seconds / images.get(name, batch) for name, seconds in times.items()}
-    ratios = {
+    return {
         "fgsm_batch_vs_training_step": (times["FGSM (batch)"] / times["training step (batch)"], "<= 1.15"),
         "ancestor_vs_fgsm_per_image": (per_image["ancestor per-image FGSM"] / per_image["FGSM (batch)"], ">= 8"),
         "fgsm_at_epoch_vs_clean_ratio_0.5": (times["FGSM-AT epoch, ratio 0.5"] / times["clean epoch"], "<= 2.1"),
         "fgsm_at_epoch_vs_clean_ratio_1": (times["FGSM-AT epoch, ratio 1"] / times["clean epoch"], "<= 2.1"),
         "free_pass_vs_clean": (times[f"free epoch, {replays} replays"] / replays / times["clean epoch"], "<= 1.3"),
-    }
-    return {
-        "backend": keras.backend.backend(),
-        "preset": preset,
-        "batch": batch,
-        "rounds": rounds,
-        "replays": replays,
-        "machine": machine_description(),
-        "rows": rows,
-        "ratios": {k: {"ratio": v, "target": t} for k, (v, t) in ratios.items()},
     }
 
 

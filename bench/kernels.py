@@ -28,6 +28,7 @@ import json
 import os
 import sys
 import time
+from types import SimpleNamespace
 
 os.environ["KERAS_BACKEND"] = "torch"
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -98,36 +99,87 @@ def _timer(device):
 
 def _conv_implementations(case, dtype, device):
     """op -> implementation -> a no-argument callable, for one conv layer."""
-    import keras
     import torch
-    import torch.nn.functional as F
 
-    from kerasvhn.kernels.conv_bn_relu import conv_bn_relu, conv_geometry
-    from kerasvhn.layers import ConvBNReLU
+    tensors = _conv_tensors(case, dtype, device)
+    # What every call reads; the backward op swaps in copies that require grad.
+    inputs = [tensors.x, tensors.w, tensors.gamma, tensors.beta]
+    eager = _cudnn_eager(case, tensors.geometry, [tensors.moving_mean.clone(), tensors.moving_variance.clone()])
+    compiled = torch.compile(eager, dynamic=False)
+    layer = _keras_fallback_layer(case, dtype, tensors)
+
+    def run(call, training, backward):
+        if not backward:
+            def forward():
+                with torch.no_grad():
+                    call(training)
+            return forward
+        inputs[:] = (t.detach().requires_grad_(True) for t in (tensors.x, tensors.w, tensors.gamma, tensors.beta))
+        return lambda: call(training).backward(tensors.upstream)
+
+    calls = {
+        "fused": _fused_call(case, inputs, tensors),
+        "cudnn": lambda training: eager(*inputs, training),
+        "compile": lambda training: compiled(*inputs, training),
+        "keras": lambda training: layer(inputs[0], training=training),
+    }
+    return {
+        op: {impl: (lambda c=call, t=training, b=backward: run(c, t, b)) for impl, call in calls.items()}
+        | {"_flops": flops_, "_bytes": bytes_}
+        for op, (backward, training, flops_, bytes_) in _conv_ops(case, tensors, dtype).items()
+    }
+
+
+def _conv_tensors(case, dtype, device):
+    """The layer's input, weights, moving statistics and an upstream gradient, seeded."""
+    import torch
+
+    from kerasvhn.kernels.conv_bn_relu import conv_geometry
 
     name, shape, filters, kernel, strides = case
     generator = torch.Generator().manual_seed(0)
     x = torch.randn(shape, generator=generator).to(device, dtype)
     w = (torch.randn((*kernel, shape[-1], filters), generator=generator) * 0.05).to(device)
-    gamma, beta = torch.ones(filters, device=device), torch.zeros(filters, device=device)
-    moving_mean, moving_variance = torch.zeros(filters, device=device), torch.ones(filters, device=device)
     geometry = conv_geometry(shape, w.shape, strides, "same")
     out_shape = (shape[0], geometry["OH"], geometry["OW"], filters)
-    upstream = torch.randn(out_shape, generator=generator).to(device, dtype)
+    return SimpleNamespace(
+        x=x,
+        w=w,
+        gamma=torch.ones(filters, device=device),
+        beta=torch.zeros(filters, device=device),
+        moving_mean=torch.zeros(filters, device=device),
+        moving_variance=torch.ones(filters, device=device),
+        geometry=geometry,
+        upstream=torch.randn(out_shape, generator=generator).to(device, dtype),
+    )
+
+
+def _fused_call(case, inputs, tensors):
+    from kerasvhn.kernels.conv_bn_relu import conv_bn_relu
+
+    strides = case[4]
+    moving_mean, moving_variance = tensors.moving_mean, tensors.moving_variance
 
     def fused(training):
-        out, mean, variance = conv_bn_relu(x_in[0], w_in[0], gamma_in[0], beta_in[0], moving_mean,
-                                           moving_variance, strides, "same", EPSILON, training)
+        out, mean, variance = conv_bn_relu(*inputs, moving_mean, moving_variance, strides, "same",
+                                           EPSILON, training)
         if training:  # as ConvBNReLU does, and F.batch_norm below
             moving_mean.mul_(MOMENTUM).add_(mean * (1 - MOMENTUM))
             moving_variance.mul_(MOMENTUM).add_(variance * (1 - MOMENTUM))
         return out
 
-    # cuDNN, unfused, as torch users write it: NCHW views of the NHWC tensors
-    # (channels_last memory), TF "same" padding (asymmetric when the total is odd).
+    return fused
+
+
+def _cudnn_eager(case, geometry, running):
+    """cuDNN, unfused, as torch users write it: NCHW views of the NHWC tensors
+    (channels_last memory), TF "same" padding (asymmetric when the total is odd)."""
+    import torch
+    import torch.nn.functional as F
+
+    name, shape, filters, kernel, strides = case
     pad_h = (geometry["PAD_H"], (geometry["OH"] - 1) * strides[0] + kernel[0] - shape[1] - geometry["PAD_H"])
     pad_w = (geometry["PAD_W"], (geometry["OW"] - 1) * strides[1] + kernel[1] - shape[2] - geometry["PAD_W"])
-    running = [moving_mean.clone(), moving_variance.clone()]
 
     def eager(x, w, gamma, beta, training):
         x = x.permute(0, 3, 1, 2)
@@ -139,47 +191,39 @@ def _conv_implementations(case, dtype, device):
         y = F.batch_norm(y, running[0], running[1], gamma, beta, training, 1 - MOMENTUM, EPSILON)
         return F.relu(y).permute(0, 2, 3, 1)
 
-    compiled = torch.compile(eager, dynamic=False)
+    return eager
+
+
+def _keras_fallback_layer(case, dtype, tensors):
+    """ConvBNReLU(fused=False) holding the same weights, under dtype's mixed policy."""
+    import keras
+    import torch
+
+    from kerasvhn.layers import ConvBNReLU
+
+    name, shape, filters, kernel, strides = case
     policy = {torch.float16: "mixed_float16", torch.bfloat16: "mixed_bfloat16"}.get(dtype, "float32")
     layer = ConvBNReLU(filters, kernel, strides=strides, fused=False, dtype=policy)
     layer.build(shape)
     layer.set_weights([keras.ops.convert_to_numpy(t.float().cpu()) for t in
-                       (w, gamma, beta, moving_mean, moving_variance)])
+                       (tensors.w, tensors.gamma, tensors.beta, tensors.moving_mean, tensors.moving_variance)])
+    return layer
 
-    # Arguments that the backward op makes require grad.
-    x_in, w_in, gamma_in, beta_in = [x], [w], [gamma], [beta]
 
-    def run(call, training, backward):
-        if not backward:
-            def forward():
-                with torch.no_grad():
-                    call(training)
-            return forward
-        x_in[0], w_in[0], gamma_in[0], beta_in[0] = (
-            t.detach().requires_grad_(True) for t in (x, w, gamma, beta)
-        )
-        return lambda: call(training).backward(upstream)
+def _conv_ops(case, tensors, dtype):
+    """op -> (backward, training, FLOPs, compulsory bytes) of the conv ops timed."""
+    import torch
 
-    calls = {
-        "fused": fused,
-        "cudnn": lambda training: eager(x_in[0], w_in[0], gamma_in[0], beta_in[0], training),
-        "compile": lambda training: compiled(x_in[0], w_in[0], gamma_in[0], beta_in[0], training),
-        "keras": lambda training: layer(x_in[0], training=training),
-    }
+    name, shape, filters, kernel, strides = case
     flops, out_elements = conv_flops(shape, filters, kernel, strides)
     size = torch.finfo(dtype).bits // 8
-    forward_bytes = (x.numel() + out_elements) * size + w.numel() * 4
+    forward_bytes = (tensors.x.numel() + out_elements) * size + tensors.w.numel() * 4
     # Backward: read grad_out, x, w and the saved conv output; write grad x and grad w.
-    backward_bytes = (2 * out_elements + 2 * x.numel()) * size + 2 * w.numel() * 4
-    ops = {
+    backward_bytes = (2 * out_elements + 2 * tensors.x.numel()) * size + 2 * tensors.w.numel() * 4
+    return {
         "train": (False, True, flops, forward_bytes),
         "infer": (False, False, flops, forward_bytes),
         "train_backward": (True, True, 3 * flops, forward_bytes + backward_bytes),
-    }
-    return {
-        op: {impl: (lambda c=call, t=training, b=backward: run(c, t, b)) for impl, call in calls.items()}
-        | {"_flops": flops_, "_bytes": bytes_}
-        for op, (backward, training, flops_, bytes_) in ops.items()
     }
 
 

@@ -12,6 +12,14 @@ def _conv(filters, kernel_size, pool=None, strides=1):
     return {"filters": filters, "kernel_size": kernel_size, "strides": strides, "pool": pool}
 
 
+def _widened(preset, factor):
+    wide = copy.deepcopy(preset)
+    for layer in wide["conv_layers"]:
+        layer["filters"] = round(layer["filters"] * factor)
+    wide["dense_units"] = [round(units * factor) for units in wide["dense_units"]]
+    return wide
+
+
 PRESETS = {
     # Goodfellow et al. 2013 (arXiv 1312.6082), their best network: eight conv layers
     # of 48, 64, 128, 160 then 192 units, 5x5 kernels, 2x2 max pooling with strides
@@ -55,22 +63,10 @@ PRESETS = {
         "conv_dropout": 0.1,
         "dense_dropout": 0.3,
     },
-    # "small" half as wide again (filters and dense units x1.5): about twice its
-    # compute, for more varied synthetic data.
-    "small_wide": {
-        "input_shape": (54, 54, 3),
-        "conv_layers": [
-            _conv(48, 5, strides=2),
-            _conv(96, 3, pool=2),
-            _conv(144, 3, pool=2),
-            _conv(192, 3),
-            _conv(240, 3, pool=2),
-        ],
-        "dense_units": [768],
-        "conv_dropout": 0.1,
-        "dense_dropout": 0.3,
-    },
 }
+# "small" half as wide again (filters and dense units x1.5): about twice its
+# compute, for more varied synthetic data.
+PRESETS["small_wide"] = _widened(PRESETS["small"], 1.5)
 
 
 def preset_config(name):

@@ -67,6 +67,24 @@ def robustness_report(
     >>> [(row["attack"], round(row["eps"] * 255)) for row in rows]
     [('fgsm', 0), ('fgsm', 8)]
     """
+    images, labels = _checked_data(data, attacks)
+    clean = None
+    rows = []
+    for attack in attacks:
+        for radius in eps:
+            if radius == 0 and clean is not None:
+                rows.append({**clean, "attack": attack})
+                continue
+            row = _accuracy_under_attack(model, images, labels, attack, radius, batch_size, clip, seed)
+            if radius == 0:
+                clean = row
+            rows.append(row)
+    return rows
+
+
+def _checked_data(data, attacks):
+    """(float32 images, NumPy labels), after checking that the counts agree and that
+    every attack name parses."""
     images, labels = data
     images = np.asarray(images, np.float32)
     labels = _labels_numpy(labels)
@@ -75,31 +93,26 @@ def robustness_report(
         raise ValueError(f"data must hold as many labels as images (and some), got {count} images")
     for attack in attacks:
         parse_attack(attack)
-    clean = None
-    rows = []
-    for attack in attacks:
-        for radius in eps:
-            if radius == 0 and clean is not None:
-                rows.append({**clean, "attack": attack})
-                continue
-            totals = np.zeros(3, np.int64)
-            for start in range(0, count, batch_size):
-                x = images[start : start + batch_size]
-                y = {key: value[start : start + batch_size] for key, value in labels.items()}
-                if radius > 0:
-                    x = run_attack(model, x, y, radius, attack, clip, seed=seed + start)
-                totals += _batch_scores(model, x, y)
-            row = {
-                "attack": attack,
-                "eps": float(radius),
-                "sequence_accuracy": totals[0] / count,
-                "digit_accuracy": totals[1] / max(totals[2], 1),
-                "images": count,
-            }
-            if radius == 0:
-                clean = row
-            rows.append(row)
-    return rows
+    return images, labels
+
+
+def _accuracy_under_attack(model, images, labels, attack, radius, batch_size, clip, seed):
+    """One report row: the accuracies on every image attacked at eps `radius`."""
+    count = len(images)
+    totals = np.zeros(3, np.int64)
+    for start in range(0, count, batch_size):
+        x = images[start : start + batch_size]
+        y = {key: value[start : start + batch_size] for key, value in labels.items()}
+        if radius > 0:
+            x = run_attack(model, x, y, radius, attack, clip, seed=seed + start)
+        totals += _batch_scores(model, x, y)
+    return {
+        "attack": attack,
+        "eps": float(radius),
+        "sequence_accuracy": totals[0] / count,
+        "digit_accuracy": totals[1] / max(totals[2], 1),
+        "images": count,
+    }
 
 
 def format_report(rows):

@@ -89,16 +89,12 @@ def _effect(text):
     """NAME=PROBABILITY."""
     from kerasvhn.data.effects import EFFECTS
 
-    name, _, value = text.partition("=")
+    name, equals, value = text.partition("=")
     if name not in EFFECTS:
         raise argparse.ArgumentTypeError(f"unknown effect {name!r}; effects: {', '.join(EFFECTS)}")
-    try:
-        p = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected NAME=PROBABILITY, got {text!r}") from None
-    if not 0 <= p <= 1:
-        raise argparse.ArgumentTypeError(f"a probability must be between 0 and 1, got {text!r}")
-    return name, p
+    if not equals:
+        raise argparse.ArgumentTypeError(f"expected NAME=PROBABILITY, got {text!r}")
+    return name, probability(value)
 
 
 def add_look_arguments(parser):

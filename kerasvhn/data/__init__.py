@@ -17,7 +17,7 @@ Names load on first use, so `import kerasvhn.data` imports neither Keras nor h5p
 ((2, 64, 64, 3), ['digits', 'length'])
 """
 
-import importlib
+from kerasvhn._lazy import lazy_exports
 
 _EXPORTS = {
     "DigitStruct": "digitstruct",
@@ -38,14 +38,4 @@ _EXPORTS = {
 
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name):
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'kerasvhn.data' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"kerasvhn.data.{_EXPORTS[name]}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return sorted([*globals(), *__all__])
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

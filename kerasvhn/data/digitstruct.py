@@ -710,6 +710,7 @@ def _span(size, base, address, length):
 
 
 def _parse_header(buf, size, base, address, o):
+    """Reads the version-1 object header at address into o; returns a status code."""
     pos = _span(size, base, address, 16)
     if pos is None or buf[pos] != 1:
         return _BAD_HEADER
@@ -738,129 +739,181 @@ def _parse_header(buf, size, base, address, o):
                 return _BAD_MESSAGE
             if flags & ~0x01:
                 return _UNSUPPORTED_MESSAGE
-            if mtype == 0x0001:
-                if o.has_space:
-                    return _BAD_MESSAGE
-                o.has_space = 1
-                if msize < 8:
-                    return _BAD_MESSAGE
-                rank, space_flags = buf[body + 1], buf[body + 2]
-                if buf[body] == 1:
-                    need = 8 + 8 * rank * (1 + (space_flags & 1) + ((space_flags >> 1) & 1))
-                    dims = body + 8
-                elif buf[body] == 2:
-                    if buf[body + 3] == 2:
-                        return _UNSUPPORTED_LAYOUT
-                    if buf[body + 3] > 2:
-                        return _BAD_MESSAGE
-                    need = 4 + 8 * rank * (1 + (space_flags & 1))
-                    dims = body + 4
-                else:
-                    return _BAD_MESSAGE
-                if need > msize:
-                    return _BAD_MESSAGE
-                if rank > 2:
-                    return _BAD_SHAPE
-                n, nonunit = 1, 0
-                for r in range(rank):
-                    dim = _u(buf, dims + 8 * r, 8)
-                    if space_flags & 1 and dim > _u(buf, dims + 8 * (rank + r), 8):
-                        return _BAD_MESSAGE
-                    if dim > 0x7FFFFFFF:
-                        return _BAD_SHAPE
-                    n *= dim
-                    nonunit += dim != 1
-                if n > size:
-                    return _BAD_SHAPE
-                o.n = n
-                o.vector = int(nonunit <= 1)
-            elif mtype == 0x0003:
-                if o.has_type:
-                    return _BAD_MESSAGE
-                o.has_type = 1
-                if msize >= 20 and buf[body : body + 20] == _F64_TYPE:
-                    o.dtype = _F64
-                elif msize >= 12 and buf[body : body + 12] == _U16_TYPE:
-                    o.dtype = _U16
-                elif msize >= 8 and buf[body : body + 8] == _REF_TYPE:
-                    o.dtype = _REF
-            elif mtype == 0x0008:
-                if o.has_layout:
-                    return _BAD_MESSAGE
-                o.has_layout = 1
-                if msize < 4 or buf[body] not in (3, 4):
-                    return _UNSUPPORTED_LAYOUT
-                if buf[body + 1] == 0:
-                    o.nbytes = _u(buf, body + 2, 2)
-                    if 4 + o.nbytes > msize:
-                        return _BAD_MESSAGE
-                    o.data = body + 4
-                elif buf[body + 1] == 1:
-                    if msize < 18:
-                        return _BAD_MESSAGE
-                    address, length = _u(buf, body + 2, 8), _u(buf, body + 10, 8)
-                    if address == _UNDEFINED:
-                        return _UNSUPPORTED_LAYOUT
-                    o.data = _span(size, base, address, length)
-                    if o.data is None:
-                        return _BAD_MESSAGE
-                    o.nbytes = length
-                else:
-                    return _UNSUPPORTED_LAYOUT
-            elif mtype == 0x0005:
-                version = buf[body] if msize >= 4 else 0
-                if version < 1 or version > 3:
-                    return _BAD_MESSAGE
-                if version < 3 and (version == 1 or buf[body + 3]):
-                    if msize < 8 or 8 + _u(buf, body + 4, 4) > msize:
-                        return _BAD_MESSAGE
-                elif version == 3 and buf[body + 1] & 0x20:
-                    if msize < 8 or 6 + _u(buf, body + 2, 4) > msize:
-                        return _BAD_MESSAGE
-            elif mtype == 0x0004:
-                if msize < 4 or 4 + _u(buf, body, 4) > msize:
-                    return _BAD_MESSAGE
-            elif mtype == 0x000C:
-                if msize < 8:
-                    return _BAD_MESSAGE
-                version = buf[body]
-                name_length = _u(buf, body + 2, 2)
-                datatype_size, space_size = _u(buf, body + 4, 2), _u(buf, body + 6, 2)
-                if version == 1:
-                    need = 8 + _pad8(name_length) + _pad8(datatype_size) + _pad8(space_size)
-                    name_at = body + 8
-                elif version in (2, 3):
-                    need = 8 + (version == 3) + name_length + datatype_size + space_size
-                    name_at = body + 8 + (version == 3)
-                else:
-                    return _BAD_MESSAGE
-                if (
-                    need > msize
-                    or name_length == 0
-                    or buf[name_at : name_at + name_length].find(b"\0") != name_length - 1
-                ):
-                    return _BAD_MESSAGE
-                if name_length == 13 and buf[name_at : name_at + 13] == b"MATLAB_empty\0":
-                    o.empty = 1
-            elif mtype == 0x0010:
-                if msize < 16 or len(chunks) == _MAX_CHUNKS:
-                    return _BAD_MESSAGE
-                length = _u(buf, body + 8, 8)
-                at = _span(size, base, _u(buf, body, 8), length)
-                if at is None:
-                    return _BAD_MESSAGE
-                chunks.append((at, at + length))
-            elif mtype == 0x0011:
-                if o.has_stab or msize < 16:
-                    return _BAD_MESSAGE
-                o.has_stab = 1
-                o.btree, o.heap = _u(buf, body, 8), _u(buf, body + 8, 8)
-            elif mtype not in _IGNORED_MESSAGES:
-                return _UNSUPPORTED_MESSAGE
+            read_message = _MESSAGE_READERS.get(mtype, _unsupported_message)
+            status = read_message(buf, size, base, body, msize, o, chunks)
+            if status != _OK:
+                return status
             p = body + msize
     if seen != messages:
         return _BAD_MESSAGE
     return _OK
+
+
+# One reader per message type: each checks the message at body (msize bytes) and
+# records what it holds in o, or (continuation) appends its chunk to chunks.
+
+
+def _read_dataspace(buf, size, base, body, msize, o, chunks):
+    if o.has_space:
+        return _BAD_MESSAGE
+    o.has_space = 1
+    if msize < 8:
+        return _BAD_MESSAGE
+    rank, space_flags = buf[body + 1], buf[body + 2]
+    if buf[body] == 1:
+        need = 8 + 8 * rank * (1 + (space_flags & 1) + ((space_flags >> 1) & 1))
+        dims = body + 8
+    elif buf[body] == 2:
+        if buf[body + 3] == 2:
+            return _UNSUPPORTED_LAYOUT  # null dataspace
+        if buf[body + 3] > 2:
+            return _BAD_MESSAGE
+        need = 4 + 8 * rank * (1 + (space_flags & 1))
+        dims = body + 4
+    else:
+        return _BAD_MESSAGE
+    if need > msize:
+        return _BAD_MESSAGE
+    if rank > 2:
+        return _BAD_SHAPE
+    n, nonunit = 1, 0
+    for r in range(rank):
+        dim = _u(buf, dims + 8 * r, 8)
+        if space_flags & 1 and dim > _u(buf, dims + 8 * (rank + r), 8):
+            return _BAD_MESSAGE
+        if dim > 0x7FFFFFFF:
+            return _BAD_SHAPE
+        n *= dim
+        nonunit += dim != 1
+    if n > size:
+        return _BAD_SHAPE
+    o.n = n
+    o.vector = int(nonunit <= 1)
+    return _OK
+
+
+def _read_datatype(buf, size, base, body, msize, o, chunks):
+    if o.has_type:
+        return _BAD_MESSAGE
+    o.has_type = 1
+    if msize >= 20 and buf[body : body + 20] == _F64_TYPE:
+        o.dtype = _F64
+    elif msize >= 12 and buf[body : body + 12] == _U16_TYPE:
+        o.dtype = _U16
+    elif msize >= 8 and buf[body : body + 8] == _REF_TYPE:
+        o.dtype = _REF
+    return _OK
+
+
+def _read_layout(buf, size, base, body, msize, o, chunks):
+    if o.has_layout:
+        return _BAD_MESSAGE
+    o.has_layout = 1
+    if msize < 4 or buf[body] not in (3, 4):
+        return _UNSUPPORTED_LAYOUT
+    if buf[body + 1] == 0:  # compact: the data is in the message
+        o.nbytes = _u(buf, body + 2, 2)
+        if 4 + o.nbytes > msize:
+            return _BAD_MESSAGE
+        o.data = body + 4
+    elif buf[body + 1] == 1:  # contiguous
+        if msize < 18:
+            return _BAD_MESSAGE
+        address, length = _u(buf, body + 2, 8), _u(buf, body + 10, 8)
+        if address == _UNDEFINED:
+            return _UNSUPPORTED_LAYOUT  # never written: reads as the fill value
+        o.data = _span(size, base, address, length)
+        if o.data is None:
+            return _BAD_MESSAGE
+        o.nbytes = length
+    else:
+        return _UNSUPPORTED_LAYOUT  # chunked or virtual
+    return _OK
+
+
+def _check_fill_value(buf, size, base, body, msize, o, chunks):
+    version = buf[body] if msize >= 4 else 0
+    if version < 1 or version > 3:
+        return _BAD_MESSAGE
+    if version < 3 and (version == 1 or buf[body + 3]):
+        if msize < 8 or 8 + _u(buf, body + 4, 4) > msize:
+            return _BAD_MESSAGE
+    elif version == 3 and buf[body + 1] & 0x20:
+        if msize < 8 or 6 + _u(buf, body + 2, 4) > msize:
+            return _BAD_MESSAGE
+    return _OK
+
+
+def _check_old_fill_value(buf, size, base, body, msize, o, chunks):
+    if msize < 4 or 4 + _u(buf, body, 4) > msize:
+        return _BAD_MESSAGE
+    return _OK
+
+
+def _read_attribute(buf, size, base, body, msize, o, chunks):
+    """Checks an attribute's sizes and name; only MATLAB_empty matters here."""
+    if msize < 8:
+        return _BAD_MESSAGE
+    version = buf[body]
+    name_length = _u(buf, body + 2, 2)
+    datatype_size, space_size = _u(buf, body + 4, 2), _u(buf, body + 6, 2)
+    if version == 1:
+        need = 8 + _pad8(name_length) + _pad8(datatype_size) + _pad8(space_size)
+        name_at = body + 8
+    elif version in (2, 3):
+        need = 8 + (version == 3) + name_length + datatype_size + space_size
+        name_at = body + 8 + (version == 3)
+    else:
+        return _BAD_MESSAGE
+    if (
+        need > msize
+        or name_length == 0
+        or buf[name_at : name_at + name_length].find(b"\0") != name_length - 1
+    ):
+        return _BAD_MESSAGE
+    if name_length == 13 and buf[name_at : name_at + 13] == b"MATLAB_empty\0":
+        o.empty = 1
+    return _OK
+
+
+def _follow_continuation(buf, size, base, body, msize, o, chunks):
+    if msize < 16 or len(chunks) == _MAX_CHUNKS:
+        return _BAD_MESSAGE
+    length = _u(buf, body + 8, 8)
+    at = _span(size, base, _u(buf, body, 8), length)
+    if at is None:
+        return _BAD_MESSAGE
+    chunks.append((at, at + length))
+    return _OK
+
+
+def _read_symbol_table(buf, size, base, body, msize, o, chunks):
+    if o.has_stab or msize < 16:
+        return _BAD_MESSAGE
+    o.has_stab = 1
+    o.btree, o.heap = _u(buf, body, 8), _u(buf, body + 8, 8)
+    return _OK
+
+
+def _ignore_message(buf, size, base, body, msize, o, chunks):
+    return _OK
+
+
+def _unsupported_message(buf, size, base, body, msize, o, chunks):
+    return _UNSUPPORTED_MESSAGE
+
+
+_MESSAGE_READERS = {
+    0x0001: _read_dataspace,
+    0x0003: _read_datatype,
+    0x0008: _read_layout,
+    0x0005: _check_fill_value,
+    0x0004: _check_old_fill_value,
+    0x000C: _read_attribute,
+    0x0010: _follow_continuation,
+    0x0011: _read_symbol_table,
+    **dict.fromkeys(_IGNORED_MESSAGES, _ignore_message),
+}
 
 
 def _check_dataset(o, dtype_a, dtype_b):

@@ -240,6 +240,20 @@ class _Writer:
     # ---- planning: indices, names and addresses of every object -------------
 
     def _plan(self):
+        self._plan_refs_order()
+        layout = _Layout()
+        self._plan_fixed_objects(layout)
+        self._plan_names(layout)
+        self._plan_heap_collections(layout)
+        self._plan_blocks(layout)
+        self._plan_top_arrays(layout)
+        # The #refs# symbol table: heap, symbol nodes, B-tree.
+        self.refs_heap = layout.take(32)
+        self.refs_heap_data = layout.take(8 + 8 * self.refs_count)
+        self._plan_refs_index(layout)
+        self.eof = layout.end
+
+    def _plan_refs_order(self):
         n, counts = self.n, self.counts
         multi = counts >= 2
         # #refs# creation order: 'a', the names, then per image its bbox group
@@ -248,7 +262,8 @@ class _Writer:
         self.group_index = n + 1 + np.concatenate([[0], np.cumsum(per_image)])[:n].astype(np.int64)
         self.refs_count = int(n + 1 + per_image.sum())
 
-        layout = _Layout()
+    def _plan_fixed_objects(self, layout):
+        """The superblock, the root group, /digitStruct, the #refs# header and #refs#/a."""
         self.superblock = layout.take(96)
         self.root = self._small_group(layout)
         self.struct_header = layout.take(40)
@@ -260,10 +275,11 @@ class _Writer:
         self.refs_header = layout.take(40)
         self.empty_address = layout.take(16 + 272)
 
-        # Name char arrays, grouped by length (one template per length).
+    def _plan_names(self, layout):
+        """Name char arrays, grouped by length (one template per length)."""
         lengths = np.array([len(u) for u in self.units], np.int64)
         self.name_lengths = lengths
-        self.name_address = np.zeros(n, np.int64)
+        self.name_address = np.zeros(self.n, np.int64)
         self.name_groups = []
         for length in np.unique(lengths):
             rows = np.flatnonzero(lengths == length)
@@ -272,16 +288,19 @@ class _Writer:
             self.name_address[rows] = start + len(template) * np.arange(len(rows))
             self.name_groups.append((rows, template, marks))
 
-        # Global heap collections for the MATLAB_fields attributes: the first
-        # holds /digitStruct's, then 33 bbox groups per collection.
+    def _plan_heap_collections(self, layout):
+        """Global heap collections for the MATLAB_fields attributes: the first holds
+        /digitStruct's, then 33 bbox groups per collection."""
         per_collection = (_GCOL_SIZE - 16 - 16) // (5 * 24)
-        self.gcol_count = 1 + -(-n // per_collection)
+        self.gcol_count = 1 + -(-self.n // per_collection)
         self.gcol_address = layout.take(_GCOL_SIZE * self.gcol_count) + _GCOL_SIZE * np.arange(
             self.gcol_count
         )
         self.per_collection = per_collection
 
-        # bbox groups with their children, grouped by box count.
+    def _plan_blocks(self, layout):
+        """bbox groups with their children, grouped by box count."""
+        n, counts = self.n, self.counts
         self.block_address = np.zeros(n, np.int64)
         self.block_groups = []
         order = []
@@ -297,7 +316,9 @@ class _Writer:
         self.gcol_slot = np.zeros(n, np.int64)
         self.gcol_slot[written] = np.arange(n)
 
-        # /digitStruct/name and /digitStruct/bbox.
+    def _plan_top_arrays(self, layout):
+        """/digitStruct/name and /digitStruct/bbox."""
+        n = self.n
         self.top_compact = 8 * n <= 16384
         self.top_template = self._top_template()
         self.name_top = layout.take(len(self.top_template[0]))
@@ -306,12 +327,6 @@ class _Writer:
         self.bbox_top = layout.take(len(self.top_template[0]))
         if not self.top_compact and n:
             self.bbox_top_data = layout.take(8 * n)
-
-        # The #refs# symbol table: heap, symbol nodes, B-tree.
-        self.refs_heap = layout.take(32)
-        self.refs_heap_data = layout.take(8 + 8 * self.refs_count)
-        self._plan_refs_index(layout)
-        self.eof = layout.end
 
     def _small_group(self, layout):
         return {

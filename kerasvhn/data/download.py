@@ -238,22 +238,35 @@ def fetch(
     dest = Path(dest)
     part = dest.with_name(dest.name + ".part")
     kept = dest.with_name(dest.name + ".mismatch")
+    if _usable_without_download(dest, kept, url, expected_size, sha256, md5):
+        return dest
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    total = _download_with_retries(url, part, expected_size, timeout, progress, retries, backoff, max_backoff)
+    _check_and_rename(part, dest, kept, url, total, expected_size, sha256, md5)
+    return dest
+
+
+def _usable_without_download(dest, kept, url, expected_size, sha256, md5):
+    """Whether dest, or a kept mismatch that passes the checks given now, can be
+    used as it is; a dest that fails them is moved to kept, with a warning."""
     if dest.exists():
         try:
             _verify(dest, url, expected_size, sha256, md5)
-            return dest
+            return True
         except ChecksumMismatch as error:
-            warnings.warn(str(_keep(dest, kept, error)), stacklevel=2)
-    if _adopt_kept(kept, dest, url, expected_size, sha256, md5):
-        return dest
-    dest.parent.mkdir(parents=True, exist_ok=True)
+            warnings.warn(str(_keep(dest, kept, error)), stacklevel=3)
+    return _adopt_kept(kept, dest, url, expected_size, sha256, md5)
+
+
+def _download_with_retries(url, part, expected_size, timeout, progress, retries, backoff, max_backoff):
+    """Attempts until the .part file is complete, sleeping with exponential backoff
+    in between; returns the size the server announced (None if unknown)."""
     # A fresh opener each call, so proxy settings are read from the environment now.
     opener = urllib.request.build_opener()
     failures = 0
     while True:
         try:
-            total = _attempt(opener, url, part, expected_size, timeout, progress)
-            break
+            return _attempt(opener, url, part, expected_size, timeout, progress)
         except _Retry as error:
             failures += 1
             if failures > retries:
@@ -264,6 +277,11 @@ def fetch(
                     url,
                 ) from error.__cause__
             _sleep(min(max_backoff, backoff * 2 ** (failures - 1)))
+
+
+def _check_and_rename(part, dest, kept, url, total, expected_size, sha256, md5):
+    """Checks the complete .part file against the announced total and what is known
+    of it, then renames it to dest; a size or checksum mismatch is kept."""
     got = part.stat().st_size
     if total is not None and got != total:
         part.unlink(missing_ok=True)
@@ -273,97 +291,130 @@ def fetch(
     except ChecksumMismatch as error:
         raise _keep(part, kept, error) from None
     os.replace(part, dest)
-    return dest
 
 
 def _attempt(opener, url, part, expected_size, timeout, progress):
     """One request; returns the total size (None if unknown) once the .part file is
     complete. Raises _Retry for transient failures, DownloadError for final ones."""
+    offset = _resume_offset(part, expected_size)
+    request = _request(url, offset)
+    try:
+        response = opener.open(request, timeout=timeout)
+    except urllib.error.HTTPError as error:
+        return _total_if_already_complete(error, url, part, offset)
+    except (urllib.error.URLError, OSError, http.client.HTTPException) as error:
+        raise _connection_failure(error, url, part) from error
+    with response:
+        offset, total, mode = _resumed_or_restarted(response, url, part, offset)
+        _check_announced_size(url, part, total, expected_size)
+        shown_total = total if total is not None else expected_size
+        written = _write_body(response, part, mode, offset, shown_total, progress)
+    if total is not None and written < total:
+        raise _Retry(f"connection closed at byte {written} of {total}")
+    return total
+
+
+def _resume_offset(part, expected_size):
+    """Bytes already in the .part file; a file larger than expected is started over."""
     offset = part.stat().st_size if part.exists() else 0
     if expected_size is not None and offset > expected_size:
         part.unlink()
         offset = 0
+    return offset
+
+
+def _request(url, offset):
     headers = {"User-Agent": USER_AGENT, "Accept-Encoding": "identity"}
     if offset:
         headers["Range"] = f"bytes={offset}-"
-    request = urllib.request.Request(url, headers=headers)
-    try:
-        response = opener.open(request, timeout=timeout)
-    except urllib.error.HTTPError as error:
-        error.close()
-        if error.code == 416 and offset:
-            # Range not satisfiable: the .part file may already hold everything.
-            total = _content_range_total(error.headers.get("Content-Range"))
-            if total is not None and total == offset:
-                return total
-            part.unlink(missing_ok=True)
-            raise _Retry(f"HTTP 416 for a resume at byte {offset}; starting over") from error
-        if error.code >= 500 or error.code in (408, 429):
-            raise _Retry(f"HTTP {error.code} {error.reason}") from error
-        raise DownloadError(f"{url}: the server answered HTTP {error.code} {error.reason}", url) from error
-    except (urllib.error.URLError, OSError, http.client.HTTPException) as error:
-        reason = getattr(error, "reason", error)
-        if _connect_error_is_final(error):
-            raise DownloadError(
-                f"could not connect to {url}: {reason}. Check the network connection "
-                f"(or proxy settings); alternatively download the file by hand and put it "
-                f"at {part.with_suffix('')}",
-                url,
-            ) from error
-        raise _Retry(f"could not connect: {reason}") from error
+    return urllib.request.Request(url, headers=headers)
 
-    with response:
-        status = response.status
-        if status == 206 and offset:
-            content_range = response.headers.get("Content-Range")
-            if _content_range_start(content_range) != offset:
-                part.unlink(missing_ok=True)
-                raise _Retry(f"server resumed at the wrong offset ({content_range!r})")
-            total = _content_range_total(content_range)
-            mode = "ab"
-        elif status == 200:
-            # Either a fresh download or a server that ignored the Range: restart.
-            offset = 0
-            length = response.headers.get("Content-Length")
-            total = int(length) if length and length.isdigit() else None
-            mode = "wb"
-        else:
-            raise DownloadError(f"{url}: unexpected HTTP status {status}", url)
-        if expected_size is not None and total is not None and total != expected_size:
-            part.unlink(missing_ok=True)
-            raise DownloadError(
-                f"{url}: the server announces {total} bytes but {expected_size} are expected "
-                "(has the file changed? override the known size to accept it)",
-                url,
-            )
-        bar = tqdm(
-            total=total if total is not None else expected_size,
-            initial=offset,
-            unit="B",
-            unit_scale=True,
-            unit_divisor=1024,
-            desc=part.name[: -len(".part")],
-            disable=not progress,
-            leave=False,
+
+def _total_if_already_complete(error, url, part, offset):
+    """Answers an HTTP error: returns the total when a 416 to a resume says the .part
+    file already holds everything; otherwise raises _Retry or DownloadError."""
+    error.close()
+    if error.code == 416 and offset:
+        total = _content_range_total(error.headers.get("Content-Range"))
+        if total is not None and total == offset:
+            return total
+        part.unlink(missing_ok=True)
+        raise _Retry(f"HTTP 416 for a resume at byte {offset}; starting over") from error
+    if error.code >= 500 or error.code in (408, 429):
+        raise _Retry(f"HTTP {error.code} {error.reason}") from error
+    raise DownloadError(f"{url}: the server answered HTTP {error.code} {error.reason}", url) from error
+
+
+def _connection_failure(error, url, part):
+    """The exception to raise for a failed connection: a DownloadError for 'no
+    network' (retrying will not help), else _Retry."""
+    reason = getattr(error, "reason", error)
+    if _connect_error_is_final(error):
+        return DownloadError(
+            f"could not connect to {url}: {reason}. Check the network connection "
+            f"(or proxy settings); alternatively download the file by hand and put it "
+            f"at {part.with_suffix('')}",
+            url,
         )
-        written = offset
-        try:
-            with open(part, mode) as handle:
-                while True:
-                    block = response.read(_CHUNK)
-                    if not block:
-                        break
-                    handle.write(block)
-                    written += len(block)
-                    bar.update(len(block))
-        except (OSError, http.client.HTTPException) as error:
-            # Dropped connection, timeout, IncompleteRead: keep the bytes, resume.
-            raise _Retry(f"connection dropped at byte {written}: {error!r}") from error
-        finally:
-            bar.close()
-    if total is not None and written < total:
-        raise _Retry(f"connection closed at byte {written} of {total}")
-    return total
+    return _Retry(f"could not connect: {reason}")
+
+
+def _resumed_or_restarted(response, url, part, offset):
+    """(offset, total size or None, file mode) of an answer: a 206 resuming at
+    offset appends, a 200 writes from byte 0."""
+    status = response.status
+    if status == 206 and offset:
+        content_range = response.headers.get("Content-Range")
+        if _content_range_start(content_range) != offset:
+            part.unlink(missing_ok=True)
+            raise _Retry(f"server resumed at the wrong offset ({content_range!r})")
+        return offset, _content_range_total(content_range), "ab"
+    if status == 200:
+        # Either a fresh download or a server that ignored the Range: restart.
+        length = response.headers.get("Content-Length")
+        return 0, int(length) if length and length.isdigit() else None, "wb"
+    raise DownloadError(f"{url}: unexpected HTTP status {status}", url)
+
+
+def _check_announced_size(url, part, total, expected_size):
+    if expected_size is not None and total is not None and total != expected_size:
+        part.unlink(missing_ok=True)
+        raise DownloadError(
+            f"{url}: the server announces {total} bytes but {expected_size} are expected "
+            "(has the file changed? override the known size to accept it)",
+            url,
+        )
+
+
+def _write_body(response, part, mode, offset, shown_total, progress):
+    """Copies the response into the .part file; returns its size. A dropped
+    connection raises _Retry and keeps the bytes written."""
+    bar = tqdm(
+        total=shown_total,
+        initial=offset,
+        unit="B",
+        unit_scale=True,
+        unit_divisor=1024,
+        desc=part.name[: -len(".part")],
+        disable=not progress,
+        leave=False,
+    )
+    written = offset
+    try:
+        with open(part, mode) as handle:
+            while True:
+                block = response.read(_CHUNK)
+                if not block:
+                    break
+                handle.write(block)
+                written += len(block)
+                bar.update(len(block))
+    except (OSError, http.client.HTTPException) as error:
+        # Dropped connection, timeout, IncompleteRead: keep the bytes, resume.
+        raise _Retry(f"connection dropped at byte {written}: {error!r}") from error
+    finally:
+        bar.close()
+    return written
 
 
 def _check_member(member, root):
@@ -464,38 +515,47 @@ def download_svhn(
     if isinstance(splits, str):
         splits = (splits,)
     data_dir = Path(data_dir)
+    table = _known_files(known)
+    fetch_options = {"retries": retries, "backoff": backoff, "timeout": timeout, "progress": progress}
+    return {
+        split: _download_split(split, data_dir, base_url, table, extract, keep_archives, fetch_options)
+        for split in splits
+    }
+
+
+def _known_files(known):
+    """KNOWN_FILES with the entries of `known` merged in, file by file."""
     table = {name: dict(entry) for name, entry in KNOWN_FILES.items()}
     for name, entry in (known or {}).items():
         table.setdefault(name, {}).update(entry)
-    results = {}
-    for split in splits:
-        url = split_url(split, base_url)
-        filename = SPLIT_FILES[split]
-        folder = data_dir / split
-        archive = data_dir / filename
-        if extract and folder.exists():
-            results[split] = folder
-            continue
-        entry = table.get(filename, {})
-        fetch(
-            url,
-            archive,
-            expected_size=entry.get("size"),
-            sha256=entry.get("sha256"),
-            md5=entry.get("md5"),
-            retries=retries,
-            backoff=backoff,
-            timeout=timeout,
-            progress=progress,
-        )
-        if not extract:
-            results[split] = archive
-            continue
-        try:
-            results[split] = extract_tarball(archive, data_dir, split)
-        except DownloadError as error:
-            error.url = error.url or url
-            raise
-        if not keep_archives:
-            archive.unlink()
-    return results
+    return table
+
+
+def _download_split(split, data_dir, base_url, table, extract, keep_archives, fetch_options):
+    """Fetches one split's tarball and extracts it; returns the extracted folder
+    (the archive when not extract)."""
+    url = split_url(split, base_url)
+    filename = SPLIT_FILES[split]
+    folder = data_dir / split
+    archive = data_dir / filename
+    if extract and folder.exists():
+        return folder
+    entry = table.get(filename, {})
+    fetch(
+        url,
+        archive,
+        expected_size=entry.get("size"),
+        sha256=entry.get("sha256"),
+        md5=entry.get("md5"),
+        **fetch_options,
+    )
+    if not extract:
+        return archive
+    try:
+        folder = extract_tarball(archive, data_dir, split)
+    except DownloadError as error:
+        error.url = error.url or url
+        raise
+    if not keep_archives:
+        archive.unlink()
+    return folder
