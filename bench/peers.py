@@ -7,6 +7,7 @@ Two RapidOCR releases, each behind the same two calls, always with every flag ex
   classifier); its text, "" for nothing.
 - `detect_and_recognise(bgr, use_cls=False)`: the detector, then the recogniser on each
   detected line; the lines' texts in RapidOCR's reading order, [] for none.
+- `detect(bgr)`: the detector alone; each line's bounds (x0, y0, x1, y1), [] for none.
 
 RapidOCR takes a NumPy array to be BGR uint8 (`bgr` converts an RGB PIL image).
 Texts are scored on their digits alone (`digits_only`): NFKC first, so full-width
@@ -73,6 +74,10 @@ class RapidOCR1:
         result, _ = self.engine(image, use_det=True, use_cls=use_cls, use_rec=True)
         return [line[1] for line in result] if result else []
 
+    def detect(self, image):
+        result, _ = self.engine(image, use_det=True, use_cls=False, use_rec=False)
+        return [_bounds(quad) for quad in result] if result else []
+
 
 class RapidOCR3:
     """`rapidocr` 3.x (PP-OCRv6 small by default): answers an output object whose
@@ -91,6 +96,16 @@ class RapidOCR3:
 
     def detect_and_recognise(self, image, use_cls=False):
         return list(self.engine(image, use_det=True, use_cls=use_cls, use_rec=True).txts or [])
+
+    def detect(self, image):
+        boxes = self.engine(image, use_det=True, use_cls=False, use_rec=False).boxes
+        return [_bounds(quad) for quad in boxes] if boxes is not None else []
+
+
+def _bounds(quad):
+    """The bounds (x0, y0, x1, y1) of a detected line's four corners."""
+    points = np.asarray(quad, np.float64).reshape(-1, 2)
+    return (*points.min(axis=0), *points.max(axis=0))
 
 
 def installed_rapidocrs(wanted=(RapidOCR1, RapidOCR3)):
@@ -135,6 +150,18 @@ def speed(seconds):
 def accuracy(answers, truths):
     """Percentage of answers equal to their truth."""
     return 100.0 * sum(a == t for a, t in zip(answers, truths)) / len(truths)
+
+
+def load_our_locator(name):
+    """kerasvhn's number locator by path or preset; None: the shipped one when installed,
+    else None (our two stages are then left out)."""
+    from kerasvhn.locator import load_locator
+    from kerasvhn.locator_presets import shipped_locator_available
+
+    if name is None and not shipped_locator_available():
+        print("no locator installed or given (--locator): our two stages are left out")
+        return None
+    return load_locator(name)
 
 
 def load_our_model(name):

@@ -1,6 +1,7 @@
 """Our house-number reader against RapidOCR on real photos, side by side in one run.
 
-    python bench/real_photos.py [--photos DIR] [--model PATH_OR_PRESET] [--json OUT.json] [--answers]
+    python bench/real_photos.py [--photos DIR] [--model PATH_OR_PRESET] [--locator PATH_OR_PRESET]
+                                [--json OUT.json] [--answers] [--diagnose] [--speed-size 1000x750]
 
 Needs the `peer` extra (pip install -c constraints.txt -e ".[peer]"): RapidOCR 1.4.4
 (`rapidocr-onnxruntime`, PP-OCRv4) and RapidOCR 3.10.0 (`rapidocr`, PP-OCRv6 small), both
@@ -13,9 +14,16 @@ kerasvhn.photos.read_labels (default: ../shared/real-dev beside the repository).
 is decoded once (kerasvhn.predict.load_image: upright, RGB, transparency on white); every
 reader starts from that image:
 
-- ours: the whole photo as the frame, `read_frames(model, frame(image)[None])`, exactly as
-  `kerasvhn.read_numbers` / `kerasvhn predict` read it; right when `Reading.number` (""
-  below the default confidence of 0.3) is the number.
+- ours in one stage: the whole photo as the frame, `read_frames(model, frame(image)[None])`,
+  as `kerasvhn predict --no-locate` reads it; right when `Reading.number` ("" below the
+  default confidence of 0.3) is the number.
+- ours in two stages (when a locator is at hand: --locator, or the shipped one): the
+  locator's boxes, each cropped with the paper's 30% margin and read, the most probable
+  number the answer (`kerasvhn.predict.read_photos_located`, exactly as `kerasvhn
+  predict` reads whole photos).
+- with --diagnose, RapidOCR's detector's boxes read by our reader (each box cropped with
+  the paper's margin, the most probable number the answer): how far our reader goes when
+  given another detector's boxes (not timed against the others).
 - each RapidOCR release, on the whole photo as a BGR array (bench/peers.py, every flag
   explicit): its recogniser alone (`use_det=False, use_cls=False, use_rec=True`), right
   when its text's digits are the number; and its detector + recogniser (`use_det=True,
@@ -25,7 +33,10 @@ reader starts from that image:
 Timing: after warming every reader up on two photos, all readers run one image at a time,
 interleaved photo by photo (which reader goes first rotates), so all see the same machine
 load; the conversion to a frame or a BGR array is inside the timed call. Then ours once
-more on all the photos in one batch (median of 3 passes).
+more on all the photos in one batch (median of 3 passes). Then the speed on photos of one
+size (--speed-size, default 1000x750): every photo cut to that aspect ratio about its
+centre and resized to it, read one at a time, interleaved, by our two stages and each
+RapidOCR's detector + recogniser.
 
 --model: a .keras or .weights.h5 path or a preset name (default: the shipped
 "small_synthetic"); "untrained" is a fresh `small` network (to check that the script runs).
@@ -45,29 +56,77 @@ import numpy as np  # noqa: E402
 
 from harness import machine_description, markdown_table, time_per_call  # noqa: E402
 from peers import (  # noqa: E402
-    bgr, digits_only, installed_rapidocrs, interleaved, lines_match, load_our_model, speed,
+    bgr, digits_only, installed_rapidocrs, interleaved, lines_match, load_our_locator, load_our_model, speed,
 )
 
 REPOSITORY = Path(__file__).resolve().parents[1]
+TWO_STAGES = "kerasvhn two stages"
 PHOTOS = REPOSITORY.parent / "shared" / "real-dev"
 OUT = REPOSITORY / "reports" / "bench" / "real_photos.json"
 WARMUP = 2
 
 
-def readers_of(model, engines, images):
-    """{name: (function of a photo index, how it is scored, input)}: ours, then each
-    RapidOCR's recogniser and detector + recogniser."""
+def readers_of(model, engines, images, locator=None):
+    """{name: (function of a photo index, how it is scored, input)}: ours in one stage and
+    (with a locator) in two, then each RapidOCR's recogniser and detector + recogniser."""
     from kerasvhn.framing import frame
-    from kerasvhn.predict import read_frames
+    from kerasvhn.predict import read_frames, read_photos_located
 
     readers = {"kerasvhn": (lambda i: read_frames(model, frame(images[i])[None])[0].number, "number",
                             "whole photo, 54x54 frame")}
+    if locator is not None:
+        readers[TWO_STAGES] = (lambda i: read_photos_located(model, locator, [images[i]])[0][0].number, "number",
+                               f"whole photo at {locator.input_size} px, best box read")
     for name, engine in engines.items():
         readers[f"{name} recogniser"] = (lambda i, e=engine: e.recognise(bgr(images[i])), "text",
                                          "whole photo, native size")
         readers[f"{name} detector + recogniser"] = (lambda i, e=engine: e.detect_and_recognise(bgr(images[i])),
                                                     "lines", "whole photo, native size")
     return readers
+
+
+def their_boxes_our_reader(model, engine, image):
+    """RapidOCR's detector's boxes, each read by our reader: the most probable number."""
+    from kerasvhn.predict import box_frame, read_frames
+
+    boxes = engine.detect(bgr(image))
+    if not boxes:
+        return ""
+    frames = np.stack([box_frame(image, (x0, y0, x1 - x0, y1 - y0)) for x0, y0, x1, y1 in boxes])
+    numbers = [r for r in read_frames(model, frames) if r.number]
+    return max(numbers, key=lambda r: r.confidence).number if numbers else ""
+
+
+def fixed_size(image, size):
+    """The photo cut to size's aspect ratio about its centre and resized to size (w, h)."""
+    from PIL import Image
+
+    width, height = image.size
+    target = size[0] / size[1]
+    if width / height > target:
+        cut = int(round(height * target))
+        image = image.crop(((width - cut) // 2, 0, (width - cut) // 2 + cut, height))
+    else:
+        cut = int(round(width / target))
+        image = image.crop((0, (height - cut) // 2, width, (height - cut) // 2 + cut))
+    return image.resize(size, Image.BICUBIC)
+
+
+def speed_rows(model, locator, engines, images, size):
+    """Images/s of our two stages and each RapidOCR's detector + recogniser on the photos
+    at one size, one image at a time, interleaved."""
+    from kerasvhn.predict import read_photos_located
+
+    sized = [fixed_size(image, size) for image in images]
+    calls = {TWO_STAGES: lambda i: read_photos_located(model, locator, [sized[i]])[0][0].number}
+    for name, engine in engines.items():
+        calls[f"{name} detector + recogniser"] = lambda i, e=engine: e.detect_and_recognise(bgr(sized[i]))
+    interleaved(min(WARMUP, len(sized)), calls)
+    _, seconds = interleaved(len(sized), calls)
+    rows = [{"reader": name, "size": f"{size[0]}x{size[1]}", **speed(seconds[name])} for name in calls]
+    for row in rows:
+        row["speed_vs_ours"] = row["images_per_s"] / rows[0]["images_per_s"]
+    return rows
 
 
 def is_right(answer, how, truth):
@@ -161,6 +220,12 @@ def parse(argv):
     parser.add_argument("--json", type=Path, default=OUT, help="where the results and every answer go "
                         "(default: %(default)s)")
     parser.add_argument("--answers", action="store_true", help="also print every reader's answer for each photo")
+    parser.add_argument("--locator", default=None,
+                        help="a NumberLocator file or preset for our two stages (default: the shipped one when "
+                        "installed; without one, our two stages are left out)")
+    parser.add_argument("--diagnose", action="store_true",
+                        help="also read RapidOCR's detector's boxes with our reader")
+    parser.add_argument("--speed-size", default="1000x750", help="WxH of the speed comparison (default: %(default)s)")
     return parser.parse_args(argv)
 
 
@@ -179,24 +244,48 @@ def main(argv=None):
     photos = [p for p, image in zip(photos, images) if image is not None]
     images = [image for image in images if image is not None]
     model = load_our_model(args.model)
-    readers = readers_of(model, engines, images)
+    locator = load_our_locator(args.locator)
+    readers = readers_of(model, engines, images, locator)
     calls = {name: reader[0] for name, reader in readers.items()}
     interleaved(min(WARMUP, len(images)), calls)
     answers, seconds = interleaved(len(images), calls)
     numbers = batched(model, images)
     batch = (numbers, time_per_call(lambda: batched(model, images), warmup=0, repeats=3, min_seconds=0))
     rows = result_rows(readers, answers, seconds, photos, batch)
+    diagnosis = None
+    if args.diagnose:
+        engine_name, engine = next(iter(engines.items()))
+        numbers_seen = [their_boxes_our_reader(model, engine, image) for image in images]
+        diagnosis = {"reader": f"{engine_name} detector's boxes, kerasvhn's reader", "answers": numbers_seen,
+                     **_framing_cells([n == p.number for n, p in zip(numbers_seen, photos)], photos)}
+    speeds = None
+    if locator is not None:
+        size = tuple(int(v) for v in args.speed_size.lower().split("x"))
+        speeds = speed_rows(model, locator, engines, images, size)
 
     found = versions()
     tight = sum(p.framing == "tight" for p in photos)
     title = (f"House numbers on {len(photos)} real photos ({tight} tight, {len(photos) - tight} loose; "
-             f"{args.photos}): kerasvhn {args.model or 'small_synthetic'} against {', '.join(engines)} (onnxruntime "
-             f"{found.get('onnxruntime')}), Keras {found['keras']} on {keras.backend.backend()}, {machine_description()}")
+             f"{args.photos}): kerasvhn {args.model or 'small_synthetic'}"
+             f"{' with locator ' + str(args.locator or 'locator_synthetic') if locator is not None else ''} "
+             f"against {', '.join(engines)} (onnxruntime {found.get('onnxruntime')}), Keras {found['keras']} on "
+             f"{keras.backend.backend()}, {machine_description()}")
     print_report(title, rows, photos, answers, readers, args.answers)
+    if diagnosis is not None:
+        print(f"\n{diagnosis['reader']} (diagnosis, untimed): tight {diagnosis['tight']}, loose {diagnosis['loose']}, "
+              f"all {diagnosis['all']}")
+    if speeds is not None:
+        print(f"\nSpeed on the same {len(images)} photos cut and resized to {speeds[0]['size']}, one image at a time, "
+              "interleaved:\n")
+        print(markdown_table(speeds, [("reader", "reader", "{}"), ("size", "photo", "{}"),
+                                      ("images_per_s", "images/s", "{:,.2f}"),
+                                      ("median_ms", "median ms/image", "{:.0f}"),
+                                      ("speed_vs_ours", "speed vs our two stages", "{:.3f}x")]))
     args.json.parent.mkdir(parents=True, exist_ok=True)
     with open(args.json, "w") as handle:
         json.dump({"title": title, "machine": machine_description(), "backend": keras.backend.backend(),
                    "versions": found, "args": {k: str(v) for k, v in vars(args).items()}, "rows": rows,
+                   "diagnosis": diagnosis, "speed": speeds,
                    "answers": [{"file": p.file, "framing": p.framing, "truth": p.number,
                                 **{name: answers[name][i] for name in readers}, "kerasvhn_batched": numbers[i]}
                                for i, p in enumerate(photos)]}, handle, indent=1)

@@ -21,6 +21,7 @@ _EXPORTS = {
     "CoverageAtAccuracy": "kerasvhn.sequence",
     "DigitAccuracy": "kerasvhn.sequence",
     "MultiDigitNet": "kerasvhn.model",
+    "NumberLocator": "kerasvhn.locator",
     "PRESETS": "kerasvhn.presets",
     "PRETRAINED": "kerasvhn.presets",
     "PerImageStandardization": "kerasvhn.layers",

@@ -4,9 +4,12 @@ The folder holds the photos and a `labels.csv` with at least the columns `file`
 (a path relative to the folder) and `number` (its digits); `framing` ("tight": the
 number fills much of the photo, "loose": it is a small part of a scene) is
 optional and "tight" when missing; other columns are ignored. Each photo is read
-whole, exactly as `kerasvhn.read_numbers` reads it (`framing.frame(load_image(path))`,
-then `predict.read_frames`), and scored on the whole number, overall, by framing and
-by number length. A photo that cannot be read is a miss.
+exactly as `kerasvhn.read_numbers` reads it: in two stages when a number locator is
+given (`predict.read_photos_located`: locate, crop each box with the paper's margin,
+read), then also whole, as one frame, for comparison (`"one_stage"`); otherwise whole
+only (`framing.frame(load_image(path))`, then `predict.read_frames`). Readings are
+scored on the whole number, overall, by framing and by number length. A photo that
+cannot be read is a miss.
 
 Two test-time options, both off by default:
 
@@ -32,7 +35,8 @@ from typing import NamedTuple
 import numpy as np
 
 from kerasvhn.framing import CROP, frame, frame_pixels
-from kerasvhn.predict import MIN_CONFIDENCE, ImageError, load_image, model_outputs, read_frames, readings_of
+from kerasvhn.predict import (MIN_CONFIDENCE, ImageError, load_image, model_outputs, read_frames, read_photos_located,
+                              readings_of)
 
 LABELS = "labels.csv"
 FRAMINGS = ("tight", "loose")
@@ -228,24 +232,32 @@ def _frames(images):
     return np.stack([frame(image) for image in images]) if images else np.zeros((0, CROP, CROP, 3), np.float32)
 
 
-def evaluate_photos(model, folder, tta=False, adapt_bn=False, batch_size=256, min_confidence=MIN_CONFIDENCE):
-    """Reads every photo of a labelled folder whole and scores the whole numbers.
+def evaluate_photos(model, folder, tta=False, adapt_bn=False, batch_size=256, min_confidence=MIN_CONFIDENCE,
+                    locator=None, min_score=None):
+    """Reads every photo of a labelled folder and scores the whole numbers.
 
     Args:
         model: a MultiDigitNet (or anything with predict_on_batch, when adapt_bn
             is off).
         folder: a folder holding labels.csv and the photos it lists.
-        tta: average over `tta_views` (six views per photo) instead of one frame.
+        tta: average over `tta_views` (six views per photo) instead of one frame
+            (whole photos only: no locator then).
         adapt_bn: False; True to read with a copy of the model adapted (AdaBN) to
             this folder's photos (their labels unused); or a folder of other
             photos to adapt it to.
         batch_size, min_confidence: as for `kerasvhn.read_numbers`.
+        locator: a NumberLocator (or anything with its `locate`): read in two
+            stages, and whole as well for comparison; None: whole only.
+        min_score: the least score of a located box (default: the locator's).
 
     Returns a dict: "folder", "count", "right", "accuracy", "unreadable",
     "by_framing" and "by_length" ({key: {"count", "right", "accuracy"}}),
-    "tta_views" (0 when off), "adapted_on" (images, 0 when off) and "photos":
-    one row per photo {"file", "truth", "framing", "number", "confidence",
-    "rejected", "rejected_confidence", "right", "error"}.
+    "tta_views" (0 when off), "adapted_on" (images, 0 when off), "located"
+    (whether in two stages), "one_stage" (with a locator: the same scores of the
+    whole-photo readings, else None) and "photos": one row per photo {"file",
+    "truth", "framing", "number", "confidence", "rejected", "rejected_confidence",
+    "box", "right", "error"} (with a locator also "one_stage_number" and
+    "one_stage_right").
     """
     photos = read_labels(folder)
     images, errors = load_photos(folder, photos)
@@ -255,19 +267,36 @@ def evaluate_photos(model, folder, tta=False, adapt_bn=False, batch_size=256, mi
         targets = readable if adapt_bn is True else folder_images(adapt_bn)
         model = adapt_batchnorm(model, _frames(targets))
         adapted_on = len(targets)
-    readings = iter(read_photos(model, readable, tta, batch_size, min_confidence))
-    rows = [_row(photo, None if image is None else next(readings), error)
-            for photo, image, error in zip(photos, images, errors)]
+    located = locator is not None and not tta
+    whole = read_photos(model, readable, tta, batch_size, min_confidence)
+    if located:
+        answers = iter([found[0] for found in read_photos_located(model, locator, readable, batch_size,
+                                                                    min_confidence, min_score)])
+    else:
+        answers = iter(whole)
+    whole_answers = iter(whole)
+    rows = []
+    for photo, image, error in zip(photos, images, errors):
+        row = _row(photo, None if image is None else next(answers), error)
+        if located:
+            one = None if image is None else next(whole_answers)
+            row.update(one_stage_number=None if one is None else one.number,
+                       one_stage_right=one is not None and one.number == photo.number)
+        rows.append(row)
+    one_stage = score([{**row, "right": row["one_stage_right"]} for row in rows]) if located else None
     return {"folder": os.fspath(folder), **score(rows), "unreadable": sum(error is not None for error in errors),
-            "tta_views": TTA_VIEWS if tta else 0, "adapted_on": adapted_on, "photos": rows}
+            "tta_views": TTA_VIEWS if tta else 0, "adapted_on": adapted_on, "located": located,
+            "one_stage": one_stage, "photos": rows}
 
 
 def _row(photo, reading, error):
     row = {"file": photo.file, "truth": photo.number, "framing": photo.framing, "number": None,
-           "confidence": None, "rejected": None, "rejected_confidence": None, "right": False, "error": error}
+           "confidence": None, "rejected": None, "rejected_confidence": None, "box": None, "right": False,
+           "error": error}
     if reading is not None:
         row.update(number=reading.number, confidence=reading.confidence, rejected=reading.rejected,
-                   rejected_confidence=reading.rejected_confidence, right=reading.number == photo.number)
+                   rejected_confidence=reading.rejected_confidence, right=reading.number == photo.number,
+                   box=None if reading.box is None else [round(v, 1) for v in reading.box])
     return row
 
 

@@ -13,6 +13,15 @@ right: for a number, the probability of that whole reading; for "" (no number),
 the probability that the image shows no number. A number less probable than
 `min_confidence` is answered "" (with the probability of no number as its
 confidence) and kept as `rejected`, with its own probability.
+
+Whole photos (a door, a facade) are read in two stages when a number locator is at
+hand (`locate`; kerasvhn.locator): the locator finds the numbers' boxes, each of the
+best MAX_BOXES is cropped with the paper's 30% margin (`framing.crop_box`) and read,
+and the most probable number read in a box is the answer, with its `box` (left, top,
+width, height in the photo's pixels, upright). The whole frame is read as well: it is
+the answer when no box holds a number (or the locator finds none), and it competes
+with the best box when that box's crop covers at least half the photo (a photo framed
+around its number already, which the one-stage reader was trained on).
 """
 
 import os
@@ -22,11 +31,15 @@ from typing import NamedTuple, Optional
 import numpy as np
 from PIL import Image, ImageOps
 
-from kerasvhn.framing import CROP, frame
+from kerasvhn.framing import CROP, centre_crops, crop_box, frame, frame_pixels
 from kerasvhn.sequence import decode
 
 #: Readings less probable than this are answered "" (no number).
 MIN_CONFIDENCE = 0.3
+#: The located boxes read in a photo, best first.
+MAX_BOXES = 5
+#: A box whose crop covers this share of the photo competes with the whole frame.
+WHOLE_FRAME_SHARE = 0.5
 
 
 class Reading(NamedTuple):
@@ -37,12 +50,18 @@ class Reading(NamedTuple):
         the image shows no number).
     rejected: a number read below `min_confidence` and answered "" instead,
         else None; rejected_confidence: its probability.
+    box: where the number was read, (left, top, width, height) in the photo's
+        pixels (upright, as `load_image` returns it): the locator's box, before
+        the 30% margin; None when the whole frame (or the digit boxes given) was
+        read. box_score: the locator's score of that box.
     """
 
     number: str
     confidence: float
     rejected: Optional[str] = None
     rejected_confidence: Optional[float] = None
+    box: Optional[tuple] = None
+    box_score: Optional[float] = None
 
 
 class ImageError(ValueError):
@@ -133,7 +152,8 @@ def read_frames(model, frames, batch_size=256, min_confidence=MIN_CONFIDENCE):
     return readings_of(outputs, min_confidence)
 
 
-def read_numbers(images, model=None, records=None, batch_size=256, min_confidence=MIN_CONFIDENCE):
+def read_numbers(images, model=None, records=None, batch_size=256, min_confidence=MIN_CONFIDENCE, *, locate=None,
+                 locator=None, min_score=None, every=False):
     """Reads the house number in each image.
 
     Args:
@@ -144,15 +164,27 @@ def read_numbers(images, model=None, records=None, batch_size=256, min_confidenc
             image): each image is then cropped by its boxes as `prepare` does.
         batch_size: images per forward pass.
         min_confidence: readings less probable than this are answered "".
+        locate: True: read in two stages (find the numbers, read each box);
+            False: read the whole image as one frame; None (default): two stages
+            when a locator is given (and no records are), else one. Pass
+            locate=True for whole door or facade photos.
+        locator: a NumberLocator, a saved one's path, or a preset name; None: the
+            shipped "locator_synthetic".
+        min_score: the least score of a located box (default: the locator's).
+        every: return every number found in each image instead of the best.
 
     Returns:
-        [Reading(number, confidence, rejected, rejected_confidence)]: number a
-        string of digits, "" for none; confidence the probability that it is right.
+        [Reading(number, confidence, rejected, rejected_confidence, box,
+        box_score)]: number a string of digits, "" for none; confidence the
+        probability that it is right; box where it was read (None: the whole
+        image). With every=True, a list of such lists, one per image (a number
+        found in several boxes is listed for each; an image without one holds
+        its whole-frame reading).
 
     >>> import numpy as np, kerasvhn
     >>> blank = np.full((80, 120, 3), 200, np.uint8)
-    >>> [(r.number, r.confidence > 0.5) for r in kerasvhn.read_numbers([blank])]
-    [('', True)]
+    >>> [(r.number, r.confidence > 0.5, r.box) for r in kerasvhn.read_numbers([blank], locate=False)]
+    [('', True, None)]
     """
     # One image: a path, a PIL image or a 2-D/3-D array; a 4-D array is a batch.
     single = isinstance(images, (str, os.PathLike, Image.Image)) or (
@@ -163,9 +195,95 @@ def read_numbers(images, model=None, records=None, batch_size=256, min_confidenc
     images = list(images)
     if records is not None and len(records) != len(images):
         raise ValueError(f"{len(records)} records for {len(images)} images")
-    frames = np.zeros((0, CROP, CROP, 3), np.float32)
-    if images:
-        frames = np.stack([frame(load_image(image), None if records is None else records[i]) for i, image in enumerate(images)])
+    if records is not None and locate:
+        raise ValueError("records give the numbers' boxes: locate=True cannot be used with them")
     from kerasvhn.saving import load_model
 
-    return read_frames(load_model(model), frames, batch_size, min_confidence)
+    model = load_model(model)
+    pictures = [load_image(image) for image in images]
+    if records is None and wants_locator(locate, locator):
+        from kerasvhn.locator import load_locator
+
+        readings = read_photos_located(model, load_locator(locator), pictures, batch_size, min_confidence,
+                                       min_score)
+        return readings if every else [found[0] for found in readings]
+    frames = np.zeros((0, CROP, CROP, 3), np.float32)
+    if pictures:
+        frames = np.stack([frame(picture, None if records is None else records[i])
+                           for i, picture in enumerate(pictures)])
+    readings = read_frames(model, frames, batch_size, min_confidence)
+    return [[reading] for reading in readings] if every else readings
+
+
+def wants_locator(locate, locator):
+    """Whether to read in two stages: locate True or False as asked; None: when a
+    locator is given. The shipped locator is used when asked for (locate=True): it
+    reads door and facade photos far better than one stage, but loses some tightly
+    framed numbers, so one stage stays the default until it does not."""
+    if locate is not None:
+        return bool(locate)
+    return locator is not None
+
+
+def box_frame(image, box):
+    """The reader's frame of a located box (left, top, width, height): the box with the
+    paper's 30% margin, clipped to the photo, resized to 64x64, its centred 54x54."""
+    left, top, width, height = box[:4]
+    crop = crop_box({"left": [left], "top": [top], "width": [width], "height": [height]}, *image.size)
+    if crop is None:
+        return frame(image)
+    return centre_crops(frame_pixels(image, crop)[None])[0]
+
+
+def crop_share(image, box):
+    """The share of the photo's area that a box's reading crop (30% margin) covers."""
+    left, top, width, height = box[:4]
+    crop = crop_box({"left": [left], "top": [top], "width": [width], "height": [height]}, *image.size)
+    if crop is None:
+        return 0.0
+    return (crop[2] - crop[0]) * (crop[3] - crop[1]) / float(image.size[0] * image.size[1])
+
+
+def read_photos_located(model, locator, images, batch_size=256, min_confidence=MIN_CONFIDENCE, min_score=None,
+                        max_boxes=MAX_BOXES):
+    """Two-stage readings of RGB PIL images: for each, every number found, most
+    probable first (see the module's docstring), as a list of Readings; a photo
+    where no box holds a number gets its whole-frame reading alone (box None).
+
+    locator: anything with `locate(images, min_score=, max_boxes=)` returning, per
+    image, boxes with left, top, width, height and score (a NumberLocator).
+    """
+    if not images:
+        return []
+    located = locator.locate(images, min_score=min_score, max_boxes=max_boxes)
+    frames, owners = [], []
+    for index, (image, boxes) in enumerate(zip(images, located)):
+        frames.append(frame(image))
+        owners.append((index, None))
+        for box in boxes:
+            frames.append(box_frame(image, box))
+            owners.append((index, box))
+    readings = read_frames(model, np.stack(frames), batch_size, min_confidence)
+    whole = [None] * len(images)
+    boxed = [[] for _ in images]
+    for (index, box), reading in zip(owners, readings):
+        if box is None:
+            whole[index] = reading
+        else:
+            where = tuple(float(v) for v in (box.left, box.top, box.width, box.height))
+            boxed[index].append(reading._replace(box=where, box_score=float(box.score)))
+    answers = []
+    for image, full, candidates in zip(images, whole, boxed):
+        numbers = sorted((r for r in candidates if r.number), key=lambda r: -r.confidence)
+        if numbers and full.number and full.number != numbers[0].number and full.confidence > numbers[0].confidence \
+                and crop_share(image, numbers[0].box) >= WHOLE_FRAME_SHARE:
+            numbers = [full, *numbers]
+        if numbers:
+            answers.append(numbers)
+            continue
+        rejected = [r for r in [full, *candidates] if r.rejected is not None]
+        if not full.number and rejected:  # "" with the most probable guess kept, no box
+            guess = max(rejected, key=lambda r: r.rejected_confidence)
+            full = full._replace(rejected=guess.rejected, rejected_confidence=guess.rejected_confidence)
+        answers.append([full])
+    return answers

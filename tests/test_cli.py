@@ -198,6 +198,10 @@ def test_bench_prints_its_rates(capsys):
         (["evaluate", "--synthetic", "4", "--photo-share", "-1"], "must be between 0 and 1"),
         (["evaluate"], "one of the arguments --data --synthetic --photos is required"),
         (["predict"], "required"),
+        (["predict", "a.png", "--locate", "--no-locate"], "not allowed with argument"),
+        (["predict", "a.png", "--min-score", "2"], "must be between 0 and 1"),
+        (["locate", "a.png", "--max-boxes", "0"], "must be at least 1"),
+        (["train_locator", "l.keras", "--epochs", "0"], "must be at least 1"),
         (["bench", "--count", "3"], "must be at least 16"),
     ],
 )

@@ -302,3 +302,47 @@ def test_adapt_bn_on_another_folder_uses_every_readable_image_in_it(tmp_path, st
         folder_images(tmp_path / "empty")
     with pytest.raises(FileNotFoundError, match="no such folder"):
         folder_images(tmp_path / "nowhere")
+
+
+# two stages: a locator, then the reader
+
+
+class _WholePhotoBox:
+    """A stand-in locator that boxes the middle of every photo (and counts its calls)."""
+
+    def __init__(self):
+        self.calls = 0
+
+    def locate(self, images, min_score=None, max_boxes=10):
+        from kerasvhn.locator import Box
+
+        self.calls += 1
+        return [[Box(image.size[0] * 0.2, image.size[1] * 0.2, image.size[0] * 0.6, image.size[1] * 0.6, 0.7)]
+                for image in images]
+
+
+def test_evaluate_photos_with_a_locator_scores_both_stages(street_photos):
+    shipped = kerasvhn.MultiDigitNet.from_preset("small_synthetic")
+    plain = evaluate_photos(shipped, street_photos)
+    located = evaluate_photos(shipped, street_photos, locator=_WholePhotoBox())
+    assert plain["located"] is False and plain["one_stage"] is None
+    assert located["located"] is True and located["count"] == plain["count"] == 7
+    assert located["one_stage"]["right"] == plain["right"]
+    assert [row["one_stage_number"] for row in located["photos"]] == [row["number"] for row in plain["photos"]]
+    readable = [row for row in located["photos"] if row["error"] is None]
+    assert all(row["box"] is None or len(row["box"]) == 4 for row in readable)
+    assert evaluate_photos(shipped, street_photos, tta=True, locator=_WholePhotoBox())["located"] is False
+
+
+def test_cli_evaluate_photos_reports_two_stages_and_one(street_photos, tmp_path, capsys, monkeypatch):
+    import kerasvhn.locator
+
+    monkeypatch.setattr(kerasvhn.locator, "load_locator", lambda name=None: _WholePhotoBox())
+    assert main(["evaluate", "--photos", str(street_photos), "--out", str(tmp_path), "--locator", "x"]) == 1
+    out = capsys.readouterr().out
+    assert "read in two stages (locate, then read the best box)" in out and "read whole (one stage) instead: all" in out
+    assert main(["evaluate", "--photos", str(street_photos), "--out", str(tmp_path), "--locator", "x", "--json"]) == 1
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert report["located"] is True and report["one_stage"]["count"] == 7
+    assert main(["evaluate", "--photos", str(street_photos), "--locator", "x", "--no-locate"]) == 1
+    assert "contradict" in capsys.readouterr().err

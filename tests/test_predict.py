@@ -321,3 +321,216 @@ def test_a_mixed_batch_through_the_command_line(tmp_path, shipped, capsys):
     for twin, plain in (("phone", "upright"), ("deep", "grey"), ("palette", "palette_rgb")):
         assert rows[twin]["number"] == rows[plain]["number"], (twin, rows[twin], rows[plain])
         assert rows[twin]["confidence"] == pytest.approx(rows[plain]["confidence"], abs=1e-3)
+
+
+# ----------------------------------------------------------------------------- two stages: locate, then read
+
+
+class _Boxes:
+    """A stand-in locator: the same boxes (kerasvhn.locator.Box) for every photo."""
+
+    def __init__(self, *boxes):
+        self.boxes, self.calls = list(boxes), 0
+
+    def locate(self, images, min_score=None, max_boxes=10):
+        self.calls += 1
+        return [list(self.boxes[:max_boxes]) for _ in images]
+
+
+def _street(seeds=(21, 34), size=(900, 640), places=((120, 90), (560, 400))):
+    """A whole photo: a plain noisy wall with synthetic number scenes pasted at known
+    places. Returns (photo uint8, [(number, its digits' union box (left, top, width,
+    height), the scene, its digitStruct record)])."""
+    from kerasvhn.locator import Box
+
+    rng = np.random.default_rng(9)
+    photo = np.clip(rng.normal((150, 140, 120), 12, (size[1], size[0], 3)), 0, 255).astype(np.uint8)
+    numbers = []
+    for seed, (x, y) in zip(seeds, places):
+        scene, number, boxes = kerasvhn.data.render_scene(0, seed=seed, purpose="test")
+        photo[y : y + scene.shape[0], x : x + scene.shape[1]] = scene
+        record = {key: [b[k] for b in boxes] for k, key in enumerate(("left", "top", "width", "height"))}
+        left, top = min(record["left"]), min(record["top"])
+        right = max(b[0] + b[2] for b in boxes)
+        bottom = max(b[1] + b[3] for b in boxes)
+        numbers.append((number, Box(x + left, y + top, right - left, bottom - top, 0.9), scene, record))
+    return photo, numbers
+
+
+def test_two_stages_read_a_located_box_as_its_digit_boxes_would_crop_it(shipped):
+    """The box is cropped with the paper's 30% margin: the same pixels, and so the same
+    reading, as the scene cropped by its own digit boxes; the box comes back as given."""
+    photo, numbers = _street()
+    number, box, scene, record = numbers[0]
+    expected = read_numbers([scene], model=shipped, records=[record])[0]
+    assert expected.number == number == "850"
+    (reading,) = read_numbers([photo], model=shipped, locator=_Boxes(box))
+    assert reading.number == expected.number and reading.confidence == pytest.approx(expected.confidence, abs=1e-5)
+    assert reading.box == pytest.approx(tuple(box[:4])) and reading.box_score == pytest.approx(0.9)
+    whole = read_numbers([photo], model=shipped, locate=False)[0]
+    assert whole.box is None and whole.box_score is None
+
+
+def test_read_numbers_every_lists_each_number_found(shipped):
+    photo, numbers = _street()
+    (found,) = read_numbers([photo], model=shipped, locator=_Boxes(*[n[1] for n in numbers]), every=True)
+    assert sorted(r.number for r in found) == sorted(n[0] for n in numbers) == ["121", "850"]
+    assert [r.confidence for r in found] == sorted((r.confidence for r in found), reverse=True)
+    by_number = {r.number: r.box for r in found}
+    for number, box, _, _ in numbers:
+        assert by_number[number] == pytest.approx(tuple(box[:4]))
+    with pytest.raises(ValueError, match="records give the numbers' boxes"):
+        read_numbers([photo], model=shipped, records=[None], locate=True)
+
+
+def _logits_for(readings, max_digits=5):
+    """Logits that read each (number, strength): larger strength, higher confidence."""
+    length = np.zeros((len(readings), max_digits + 2), np.float32)
+    digits = np.zeros((len(readings), max_digits, 10), np.float32)
+    for i, (number, strength) in enumerate(readings):
+        length[i, len(number)] = strength
+        for k, digit in enumerate(number):
+            digits[i, k, int(digit)] = strength
+    return {"length": length, "digits": digits}
+
+
+def test_the_whole_frame_competes_only_with_a_box_that_fills_the_photo():
+    """The one-stage reading (read first) wins over a less probable box reading when the
+    box's crop covers at least half of the photo; it is the answer too when no box holds
+    a number; otherwise the best box wins."""
+    from kerasvhn.locator import Box
+    from kerasvhn.predict import read_photos_located
+
+    photo = Image.new("RGB", (100, 80), (200, 200, 200))
+    big, small = Box(5, 5, 85, 65, 0.8), Box(40, 30, 10, 8, 0.7)
+    model = _Scripted(_logits_for([("12", 9.0), ("17", 3.0)]))
+    (answer,) = read_photos_located(model, _Boxes(big), [photo])
+    assert answer[0].number == "12" and answer[0].box is None and [r.number for r in answer] == ["12", "17"]
+    model = _Scripted(_logits_for([("12", 9.0), ("17", 3.0)]))
+    (answer,) = read_photos_located(model, _Boxes(small), [photo])
+    assert answer[0].number == "17" and answer[0].box == (40.0, 30.0, 10.0, 8.0)
+    model = _Scripted(_logits_for([("5", 9.0), ("", 9.0)]))
+    (answer,) = read_photos_located(model, _Boxes(small), [photo])
+    assert [(r.number, r.box) for r in answer] == [("5", None)]
+
+
+@pytest.fixture
+def street_file(tmp_path, monkeypatch):
+    """The street photo on disk, and `kerasvhn.locator.load_locator` answering a stand-in
+    that finds both numbers."""
+    import kerasvhn.locator
+
+    photo, numbers = _street()
+    Image.fromarray(photo).save(tmp_path / "street.png")
+    monkeypatch.setattr(kerasvhn.locator, "load_locator", lambda name=None: _Boxes(*[n[1] for n in numbers]))
+    return tmp_path / "street.png", numbers
+
+
+def test_predict_json_adds_the_box_and_all_lists_every_number(street_file, capsys):
+    path, numbers = street_file
+    assert main(["predict", str(path), "--json", "--locator", "stand-in"]) == 0
+    (row,) = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert row["number"] in ("850", "121") and len(row["box"]) == 4 and 0 < row["box_score"] <= 1
+    assert main(["predict", str(path), "--json", "--locator", "stand-in", "--all"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert sorted(r["number"] for r in rows) == ["121", "850"]
+    for number, box, _, _ in numbers:
+        (found,) = [r for r in rows if r["number"] == number]
+        assert found["box"] == pytest.approx([round(v, 1) for v in box[:4]])
+    assert main(["predict", str(path), "--json", "--no-locate"]) == 0
+    (whole,) = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert whole["box"] is None and "box_score" not in whole
+
+
+def test_predict_annotate_draws_each_box_on_the_photo(street_file, tmp_path, capsys):
+    path, numbers = street_file
+    out = tmp_path / "drawn"
+    assert main(["predict", str(path), "--locator", "stand-in", "--all", "--annotate", str(out)]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 2
+    with Image.open(out / "street.png") as drawn:
+        assert drawn.size == (900, 640)
+        corners = [drawn.getpixel((int(box.left), int(box.top))) for _, box, _, _ in numbers]
+    assert sorted(corners) == sorted([(40, 220, 60), (240, 200, 40)])  # the best in green, the other yellow
+
+
+def test_blank_photos_answer_nothing_and_no_box(shipped, tiny_locator):
+    blanks = [np.full((300, 400, 3), 205, np.uint8),
+              np.clip(np.random.default_rng(3).normal(128, 25, (500, 380, 3)), 0, 255).astype(np.uint8)]
+    for locator in (_Boxes(), tiny_locator):
+        for reading in read_numbers(blanks, model=shipped, locator=locator):
+            assert reading.number == "" and reading.box is None and reading.confidence > 0.5
+
+
+@pytest.fixture(scope="module")
+def tiny_locator():
+    """An untrained locator that finds nothing at a high least score."""
+    return kerasvhn.NumberLocator("locator_tiny", min_score=0.95)
+
+
+def _street_sign():
+    """A photo of a street-name sign on a brick wall: letters, no number; and the sign's box."""
+    from PIL import ImageDraw, ImageFont
+
+    from kerasvhn.locator import Box
+
+    rng = np.random.default_rng(4)
+    wall = np.full((480, 640, 3), (150, 70, 50), np.uint8)
+    wall[::24] = (200, 190, 180)
+    wall = np.clip(wall + rng.normal(0, 8, wall.shape), 0, 255).astype(np.uint8)
+    photo = Image.fromarray(wall)
+    draw = ImageDraw.Draw(photo)
+    draw.rounded_rectangle((150, 180, 500, 270), radius=12, fill=(20, 90, 40), outline=(240, 240, 240), width=5)
+    draw.text((180, 195), "ELM ST", font=ImageFont.load_default(size=60), fill=(245, 245, 245))
+    return photo, Box(170.0, 195.0, 310.0, 60.0, 0.6)
+
+
+def test_a_street_sign_is_not_read_as_a_house_number(shipped):
+    """Even when a locator boxes the sign, its letters read as no number, and the photo
+    answers "" without a box."""
+    photo, sign = _street_sign()
+    (reading,) = read_numbers([photo], model=shipped, locator=_Boxes(sign))
+    assert reading.number == "" and reading.box is None
+
+
+@pytest.mark.skipif(not __import__("kerasvhn.locator_presets").locator_presets.shipped_locator_available(),
+                    reason="the shipped locator's weights are not installed")
+def test_the_shipped_locator_finds_no_number_on_a_blank_wall_or_a_street_sign(shipped):
+    photo, _ = _street_sign()
+    blank = np.full((480, 640, 3), 190, np.uint8)
+    for reading in read_numbers([photo, blank], model=shipped, locate=True):
+        assert reading.number == "" and reading.box is None
+
+
+@pytest.mark.skipif(not __import__("kerasvhn.locator_presets").locator_presets.shipped_locator_available(),
+                    reason="the shipped locator's weights are not installed")
+def test_the_shipped_locator_is_used_only_when_asked_for(shipped, monkeypatch):
+    """One stage stays the default with the locator installed; locate=True loads it."""
+    import kerasvhn.locator as locator_module
+
+    loaded = []
+    real_load = locator_module.load_locator
+    monkeypatch.setattr(locator_module, "load_locator", lambda *a, **k: loaded.append(a) or real_load(*a, **k))
+    photo, _ = _street()
+    assert read_numbers([photo], model=shipped)[0].box is None and loaded == []
+    read_numbers([photo], model=shipped, locate=True)
+    assert len(loaded) == 1
+
+
+def test_without_locator_weights_predict_reads_in_one_stage_and_locate_says_how_to_get_them(
+        shipped, tmp_path, capsys, monkeypatch):
+    from kerasvhn.locator_presets import PRETRAINED_LOCATORS
+
+    monkeypatch.setitem(PRETRAINED_LOCATORS["locator_synthetic"], "weights", "not_installed.weights.h5")
+    photo, _ = _street()
+    Image.fromarray(photo).save(tmp_path / "street.png")
+    assert main(["predict", str(tmp_path / "street.png"), "--json"]) == 0
+    (default,) = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert main(["predict", str(tmp_path / "street.png"), "--json", "--no-locate"]) == 0
+    (whole,) = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert default == whole and default["box"] is None
+    assert main(["predict", str(tmp_path / "street.png"), "--locate"]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == "" and "kerasvhn train_locator" in captured.err and "--locator" in captured.err
+    with pytest.raises(FileNotFoundError, match="not in this installation"):
+        read_numbers([photo], model=shipped, locate=True)
+    assert read_numbers([photo], model=shipped)[0].box is None

@@ -6,4 +6,5 @@ only assembles them. Modules import Keras inside `run`, so `kerasvhn --help` sta
 """
 
 #: In the order `kerasvhn --help` lists them: the data path, then models, then the rest.
-COMMANDS = ("synth", "download", "prepare", "train", "evaluate", "attack", "predict", "bench", "demo", "info")
+COMMANDS = ("synth", "download", "prepare", "train", "train_locator", "evaluate", "attack", "predict", "locate", "bench",
+            "demo", "info")

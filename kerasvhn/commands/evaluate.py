@@ -6,17 +6,18 @@ from pathlib import Path
 
 from kerasvhn.commands.arguments import add_model_arguments, add_synthetic_arguments, int_at_least, probability
 
-PHOTO_OPTIONS = ("tta", "adapt_bn", "out", "min_confidence")
+PHOTO_OPTIONS = ("tta", "adapt_bn", "out", "min_confidence", "locator", "no_locate", "min_score")
 
 HELP = "score a model: whole-number and per-digit accuracy, coverage at 98%%, accuracy by length"
 DESCRIPTION = (
     "Reads a prepared split (.h5 from `kerasvhn prepare`), freshly rendered synthetic numbers or a folder of "
     "labelled photos and prints the model's accuracy. Synthetic images are drawn for evaluation (purpose 'test' by "
     "default); a purpose and seed the model was trained on is refused. --photos DIR reads each photo listed in "
-    "DIR/labels.csv (columns file, number and optionally framing: tight or loose, tight when missing) whole, as "
-    "`kerasvhn predict` does, reports whole-number accuracy by framing and length, lists the misses and writes a "
-    "contact sheet of them and every reading to --out; a photo that cannot be read is one error line and a miss "
-    "(exit status 1)."
+    "DIR/labels.csv (columns file, number and optionally framing: tight or loose, tight when missing) as "
+    "`kerasvhn predict` does: in two stages when a number locator is at hand (the shipped one when installed, or "
+    "--locator), and whole as well, for comparison; it reports whole-number accuracy by framing and length, lists "
+    "the misses and writes a contact sheet of them and every reading to --out; a photo that cannot be read is one "
+    "error line and a miss (exit status 1)."
 )
 SCORES = ("count", "whole_number_accuracy", "per_digit_accuracy", "coverage_at_98", "predict_images_per_s",
           "by_length")
@@ -43,6 +44,12 @@ def add_arguments(parser):
                         help="where the misses' contact sheet and every reading go (default: reports/photos)")
     photos.add_argument("--min-confidence", type=probability, default=None,
                         help="answer \"\" for numbers less probable than this, as predict does (default: 0.3)")
+    photos.add_argument("--locator", default=None, metavar="MODEL",
+                        help="read in two stages with this NumberLocator (.keras or .weights.h5 file, or a preset "
+                        "name; locator_synthetic is the shipped one), reported beside the one-stage reading")
+    photos.add_argument("--no-locate", action="store_true", help="read each photo whole only (one stage)")
+    photos.add_argument("--min-score", type=probability, default=None,
+                        help="the least score of a located box (default: the locator's own)")
 
 
 def run(args):
@@ -88,18 +95,29 @@ def _photos(args, model):
     import sys
 
     from kerasvhn.photos import evaluate_photos, misses, write_report
-    from kerasvhn.predict import MIN_CONFIDENCE
+    from kerasvhn.predict import MIN_CONFIDENCE, wants_locator
 
+    if args.locator is not None and args.no_locate:
+        raise ValueError("--locator and --no-locate contradict each other")
+    if args.locator is not None and args.tta:
+        raise ValueError("--tta reads whole photos: it cannot be used with --locator")
     threshold = MIN_CONFIDENCE if args.min_confidence is None else args.min_confidence
-    result = evaluate_photos(model, args.photos, tta=args.tta, adapt_bn=args.adapt_bn, min_confidence=threshold)
+    locator = None
+    if not args.no_locate and not args.tta and wants_locator(None, args.locator):
+        from kerasvhn.locator import load_locator
+
+        locator = load_locator(args.locator)
+    result = evaluate_photos(model, args.photos, tta=args.tta, adapt_bn=args.adapt_bn, min_confidence=threshold,
+                             locator=locator, min_score=args.min_score)
     for row in result["photos"]:
         if row["error"] is not None:
             print(f"kerasvhn: error: {row['error']}", file=sys.stderr)
     sheet, readings = write_report({**result, "model": args.model}, args.out or Path("reports") / "photos")
     if args.json:
-        keys = ("count", "right", "accuracy", "unreadable", "by_framing", "by_length", "tta_views", "adapted_on")
+        keys = ("count", "right", "accuracy", "unreadable", "by_framing", "by_length", "tta_views", "adapted_on",
+                "located", "one_stage")
         missed = [{key: row[key] for key in ("file", "truth", "framing", "number", "confidence", "rejected",
-                                             "rejected_confidence", "error")} for row in misses(result)]
+                                             "rejected_confidence", "box", "error")} for row in misses(result)]
         print(json.dumps({"data": str(args.photos), "model": args.model, **{key: result[key] for key in keys},
                           "misses": missed, "contact_sheet": sheet and str(sheet), "readings": str(readings)}))
     else:
@@ -121,10 +139,17 @@ def _photo_lines(result, model_name):
         how += f", AdaBN on {result['adapted_on']} images"
     framings = ", ".join(f"{tally['count']} {name}" for name, tally in result["by_framing"].items())
     missed = misses(result)
+    read = "in two stages (locate, then read the best box)" if result["located"] else "whole"
     lines = [
-        f"photos: {result['folder']}, {result['count']} read whole ({framings}); {how}",
+        f"photos: {result['folder']}, {result['count']} read {read} ({framings}); {how}",
         "whole-number accuracy: " + part("all", result),
         "by framing: " + ", ".join(part(name, tally) for name, tally in result["by_framing"].items()),
+    ]
+    if result["one_stage"] is not None:
+        one = result["one_stage"]
+        lines.append("read whole (one stage) instead: " + part("all", one) + "; by framing: "
+                     + ", ".join(part(name, tally) for name, tally in one["by_framing"].items()))
+    lines += [
         "by length: " + ", ".join(part(f"{n} digit{'s' if n > 1 else ''}", tally)
                                   for n, tally in result["by_length"].items()),
         f"misses ({len(missed)}): file, framing, truth, reading (confidence)",

@@ -329,7 +329,8 @@ def check_unseen(training_streams, purpose, seed, split="train"):
     """
     _check_purpose(purpose)
     where = f"purpose {purpose!r}, seed {seed}, split {split!r}"
-    hint = f"evaluate on images drawn for evaluation instead (purpose 'test', or another of {tuple(PURPOSES)})"
+    evaluation = ", ".join(name for name in PURPOSES if name not in TRAINING_PURPOSES)
+    hint = f"evaluate on images drawn for evaluation instead (purpose {evaluation})"
     if training_streams is None or any(used.get("purpose") == "unknown" for used in training_streams):
         if purpose in TRAINING_PURPOSES:
             raise ValueError(f"this model does not record all it was trained on, and {where} is a training "

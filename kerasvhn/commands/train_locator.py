@@ -1,0 +1,84 @@
+"""`kerasvhn train_locator`: a NumberLocator trained on synthetic whole photos."""
+
+import json
+import os
+from pathlib import Path
+
+from kerasvhn.commands.arguments import int_at_least
+
+HELP = "train a NumberLocator (finds house numbers in whole photos) on synthetic photos and save it"
+DESCRIPTION = (
+    "Renders COUNT synthetic whole photos (doors, facades, walls, gates, mailboxes with 0 to 3 house numbers and "
+    "other text; purpose 'train', training fonts and backgrounds) and a validation set, trains the locator on "
+    "random windows of them, then scores its boxes on synthetic test photos with held-out fonts and backgrounds "
+    "(precision and recall at IoU 0.5) and saves OUT: a .keras model, or the weights alone when OUT ends in "
+    ".weights.h5 (with the config beside them in .config.json)."
+)
+
+
+def add_arguments(parser):
+    from kerasvhn.locator_presets import LOCATOR_PRESETS
+
+    parser.add_argument("out", type=Path, metavar="OUT", nargs="?", default=Path("locator.keras"),
+                        help="locator.keras or name.weights.h5 (default: %(default)s)")
+    parser.add_argument("--preset", default="locator_small", choices=sorted(LOCATOR_PRESETS),
+                        help="architecture (default: %(default)s)")
+    parser.add_argument("--count", type=int_at_least(1), default=40_000, help="training photos (default: %(default)s)")
+    parser.add_argument("--validation-count", type=int_at_least(1), default=1_000,
+                        help="validation photos (default: %(default)s)")
+    parser.add_argument("--epochs", type=int_at_least(1), default=12, help="epochs (default: %(default)s)")
+    parser.add_argument("--stop-after", type=int_at_least(1), default=None, metavar="EPOCHS",
+                        help="stop after this many of the --epochs, the learning rate's schedule unchanged (the "
+                        "first part of a longer run)")
+    parser.add_argument("--seed", type=int_at_least(0), default=0, help="random seed (default: %(default)s)")
+    parser.add_argument("--batch-size", type=int_at_least(1), default=16, help="(default: %(default)s)")
+    parser.add_argument("--learning-rate", type=float, default=2e-3, help="peak learning rate (default: %(default)s)")
+    parser.add_argument("--crop", type=int_at_least(64), default=384,
+                        help="side of the training windows, a multiple of 32 (default: %(default)s)")
+    parser.add_argument("--initial-weights", type=Path, default=None, metavar="PATH",
+                        help="continue training this locator (.keras, or .weights.h5 with its .config.json)")
+    parser.add_argument("--test-count", type=int_at_least(1), default=1_000,
+                        help="held-out synthetic test photos scored at the end (default: %(default)s)")
+    parser.add_argument("--json", action="store_true", help="print the scores as one JSON object")
+
+
+def run(args):
+    name = str(args.out)
+    if not name.endswith((".keras", ".weights.h5")):
+        raise ValueError(f"OUT must end in .keras or .weights.h5, got {name!r}")
+    if not os.path.isdir(os.path.dirname(os.path.abspath(name))):
+        raise OSError(f"the folder of {args.out} does not exist")
+    if args.stop_after is not None and args.stop_after > args.epochs:
+        raise ValueError(f"--stop-after {args.stop_after} is more than --epochs {args.epochs}")
+    if args.crop % 32:
+        raise ValueError(f"--crop must be a multiple of 32, got {args.crop}")
+    from kerasvhn.locator import load_locator
+    from kerasvhn.locator_training import evaluate_locator, train_locator
+    from kerasvhn.saving import save_model
+
+    initial = load_locator(args.initial_weights) if args.initial_weights else None
+    locator, history = train_locator(args.count, args.epochs, args.seed, validation_count=args.validation_count,
+                                     preset=args.preset, batch_size=args.batch_size,
+                                     learning_rate=args.learning_rate, crop=args.crop, initial_model=initial,
+                                     stop_after=args.stop_after)
+    save_model(locator, name)
+    scores = evaluate_locator(locator, args.test_count, seed=0, split="held_out", purpose="test")
+    if args.json:
+        print(json.dumps({"out": name, "history": history, **scores}))
+    else:
+        print(f"saved {name}")
+        for line in score_lines(scores):
+            print(line)
+    return 0
+
+
+def score_lines(scores):
+    """The scores of `evaluate_locator` in words."""
+    sizes = ", ".join(f"{bucket}: {found}/{count}" for bucket, (found, count) in scores["recall_by_width"].items())
+    return [f"{scores['photos']} synthetic photos ({scores['what']}), {scores['numbers']} house numbers, "
+            f"boxes scoring at least {scores['min_score']:.2f}:",
+            f"  recall at IoU 0.5: {100 * scores['recall']:.1f}%  precision: {100 * scores['precision']:.1f}%  "
+            f"({scores['true_positives']} right of {scores['located']} boxes)",
+            f"  recall by the number's width / the photo's width: {sizes}",
+            f"  photos without a house number given a box: {scores['photos_without_numbers_with_a_box']} of "
+            f"{scores['photos_without_numbers']}"]

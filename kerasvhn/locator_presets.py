@@ -1,0 +1,75 @@
+"""The NumberLocator's architectures and its shipped weights, as plain config dicts
+(no Keras here: the command line reads them to build its help)."""
+
+import copy
+import os
+
+#: Architectures: `backbone` is a list of [filters, strides] ConvBNReLU 3x3 layers (the
+#: total stride must reach 32); `neck` the pyramid's channels; `head` the channels of
+#: the layer both outputs read; `input_size` the side photos are resized to; `scales`
+#: the factors of input_size a photo is read at (boxes of every scale are merged).
+LOCATOR_PRESETS = {
+    # About 0.7 G multiply-adds on a 512 x 512 input (0.9 G with the 256 x 256 pass),
+    # 0.5 M parameters.
+    "locator_small": {
+        "input_size": 512,
+        "backbone": [[16, 2], [32, 2], [64, 2], [64, 1], [96, 2], [96, 1], [128, 2], [128, 1]],
+        "neck": 64,
+        "head": 48,
+        "scales": [1.0, 0.5],
+    },
+    # Half the channels: for tests and quick checks.
+    "locator_tiny": {
+        "input_size": 256,
+        "backbone": [[8, 2], [16, 2], [24, 2], [32, 2], [48, 2]],
+        "neck": 24,
+        "head": 16,
+        "scales": [1.0],
+    },
+}
+
+#: Trained locators shipped inside the package: name -> architecture preset, weights
+#: file (in kerasvhn/weights/), min_score and the command that reproduces it.
+PRETRAINED_LOCATORS = {
+    # 6,000 synthetic photos: 2 of 5 epochs at a peak of 2e-3 (stopped there), then 2 more
+    # epochs from those weights at 1e-3; min_score chosen on 200 synthetic validation photos
+    # (two-stage readings right: 0.25 the best of 0.1 to 0.5). 2.2 MB of float32 weights.
+    "locator_synthetic": {
+        "preset": "locator_small",
+        "weights": "locator_synthetic.weights.h5",
+        "min_score": 0.25,
+        "recipe": "KERAS_BACKEND=tensorflow kerasvhn train_locator stage1.weights.h5 --count 6000 "
+        "--validation-count 400 --epochs 5 --stop-after 2 --seed 0 && KERAS_BACKEND=tensorflow kerasvhn "
+        "train_locator locator_synthetic.weights.h5 --initial-weights stage1.weights.h5 --count 6000 "
+        "--validation-count 400 --epochs 2 --learning-rate 1e-3 --seed 0",
+        "training_streams": [{"purpose": "train", "seed": 0, "split": "train", "count": 6_000},
+                             {"purpose": "validation", "seed": 0, "split": "train", "count": 400}],
+    },
+}
+
+
+def locator_preset_config(name):
+    """A copy of the named architecture's config dict."""
+    if name not in LOCATOR_PRESETS:
+        raise ValueError(f"unknown locator preset {name!r}; choose one of {sorted(LOCATOR_PRESETS)}")
+    return copy.deepcopy(LOCATOR_PRESETS[name])
+
+
+def pretrained_locator_path(name):
+    """The path of a shipped locator's weights; a clear error when it is missing."""
+    if name not in PRETRAINED_LOCATORS:
+        raise ValueError(f"unknown pretrained locator {name!r}; choose one of {sorted(PRETRAINED_LOCATORS)}")
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "weights", PRETRAINED_LOCATORS[name]["weights"])
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"the weights of the locator {name!r} are not in this installation ({path}); "
+                                "train one with `kerasvhn train_locator` and pass it with --locator")
+    return path
+
+
+def shipped_locator_available(name="locator_synthetic"):
+    """Whether the shipped locator's weights are installed."""
+    try:
+        pretrained_locator_path(name)
+    except FileNotFoundError:
+        return False
+    return True
