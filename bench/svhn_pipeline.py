@@ -31,8 +31,10 @@ and prints their table (time, images/s, peak memory) and the projected time of t
 goodfellow recipe (`kerasvhn.training.RECIPES`, at most 40 epochs of train + extra
 with a validation pass each) at the measured speeds; on a GPU too when given the
 JSON of `python bench/kernels.py --json FILE` run on one (a bound from its conv
-layers' timings). The full-size run takes about an hour on 2 idle cores and 15 GB of
-disk. A benchmark, not a test: tests use a scaled-down stand-in.
+layers' timings). The full-size run (2 cores shared with other jobs, 2026-12-01): the
+stand-in 61 min (once), the stages 37 min, 17 GB of disk in --scratch; a stopped run
+keeps its finished stages in --json (print them with --table). A benchmark, not a
+test: tests use a scaled-down stand-in.
 """
 
 import argparse

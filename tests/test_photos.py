@@ -17,18 +17,7 @@ from kerasvhn.photos import (
     tta_views, write_report,
 )
 from kerasvhn.predict import load_image, readings_of
-
-
-class _Scripted:
-    """A stand-in model that answers given logits, in order (and counts the frames it saw)."""
-
-    def __init__(self, outputs):
-        self.outputs, self.seen = outputs, 0
-
-    def predict_on_batch(self, frames):
-        chunk = {key: value[self.seen : self.seen + len(frames)] for key, value in self.outputs.items()}
-        self.seen += len(frames)
-        return chunk
+from scripted_model import ScriptedModel
 
 
 def _logits(numbers, strength=8.0, digit_strength=None, max_digits=5):
@@ -105,7 +94,7 @@ def test_scores_by_framing_and_length_with_unreadable_photos_as_misses(tmp_path)
     ])
     # a right, b wrong, c right, d rejected (its guess right, but answered ""), e right: the model sees 5 frames.
     outputs = _concatenate(_logits(["12", "346", "7"]), _logits(["12"], digit_strength=2.0), _logits(["3456"]))
-    model = _Scripted(outputs)
+    model = ScriptedModel(outputs)
     result = evaluate_photos(model, folder)
     assert model.seen == 5
     assert (result["count"], result["right"], result["unreadable"]) == (7, 3, 2)
@@ -128,7 +117,7 @@ def test_report_writes_every_reading_and_a_contact_sheet_of_the_misses(tmp_path)
     folder = _folder(tmp_path / "photos", [
         ("a.png", "12", "tight"), ("b.png", "345", "loose"), ("broken.png", "8", "loose", "broken"),
     ])
-    result = evaluate_photos(_Scripted(_logits(["12", "346"])), folder)
+    result = evaluate_photos(ScriptedModel(_logits(["12", "346"])), folder)
     sheet, readings = write_report(result, tmp_path / "out")
     with Image.open(sheet) as image:
         assert image.format == "PNG" and image.size[0] > 500
@@ -136,7 +125,7 @@ def test_report_writes_every_reading_and_a_contact_sheet_of_the_misses(tmp_path)
     assert str(readings).endswith("readings.json")
     assert [(r["file"], r["number"], r["right"]) for r in saved["photos"]] == [
         ("a.png", "12", True), ("b.png", "346", False), ("broken.png", None, False)]
-    right = evaluate_photos(_Scripted(_logits(["12", "345"])), _folder(tmp_path / "all_right", [
+    right = evaluate_photos(ScriptedModel(_logits(["12", "345"])), _folder(tmp_path / "all_right", [
         ("a.png", "12", "tight"), ("b.png", "345", "loose")]))
     assert write_report(right, tmp_path / "none")[0] is None  # nothing missed: no sheet
     assert not (tmp_path / "none" / "misses.png").exists()
@@ -210,7 +199,7 @@ def test_tta_averages_each_heads_probabilities_over_the_views():
     same = _logits(["305"] * 6, strength=3.0)
     mixed = _concatenate(_logits(["17"], strength=4.0), _logits(["71"] * 5, strength=3.0))
     outputs = _concatenate(same, mixed)
-    readings = read_with_tta(_Scripted(outputs), np.zeros((2, 6, 54, 54, 3), np.float32), min_confidence=0.0)
+    readings = read_with_tta(ScriptedModel(outputs), np.zeros((2, 6, 54, 54, 3), np.float32), min_confidence=0.0)
     alone = readings_of(_logits(["305"], strength=3.0), min_confidence=0.0)[0]
     assert readings[0].number == "305" and readings[0].confidence == pytest.approx(alone.confidence, rel=1e-5)
     assert readings_of(_logits(["17"], strength=4.0), min_confidence=0.0)[0].number == "17"

@@ -15,6 +15,7 @@ from kerasvhn.data.preparation import _prepare_one
 from kerasvhn.framing import frame
 from kerasvhn.predict import Reading, load_image, read_frames, read_numbers, readings_of
 from kerasvhn.presets import PRETRAINED, pretrained_weights_path
+from scripted_model import ScriptedModel
 
 FIXTURE = Path(__file__).resolve().parent / "data" / "svhn-train-sample"
 
@@ -190,22 +191,10 @@ def _outputs(rng, count=400, max_digits=5):
     return {"length": length.astype(np.float32), "digits": digits.astype(np.float32)}
 
 
-class _Scripted:
-    """A stand-in model that answers given logits (and counts its calls)."""
-
-    def __init__(self, outputs):
-        self.outputs, self.seen = outputs, 0
-
-    def predict_on_batch(self, frames):
-        chunk = {key: value[self.seen : self.seen + len(frames)] for key, value in self.outputs.items()}
-        self.seen += len(frames)
-        return chunk
-
-
 def test_read_frames_and_decode_agree_on_every_length():
     outputs = _outputs(np.random.default_rng(4))
     numbers, confidences = kerasvhn.decode(outputs)
-    readings = read_frames(_Scripted(outputs), np.zeros((400, 54, 54, 3), np.float32), batch_size=64,
+    readings = read_frames(ScriptedModel(outputs), np.zeros((400, 54, 54, 3), np.float32), batch_size=64,
                            min_confidence=0.0)
     assert [r.number for r in readings] == numbers
     np.testing.assert_allclose([r.confidence for r in readings], confidences, rtol=1e-5)
@@ -403,13 +392,13 @@ def test_the_whole_frame_competes_only_with_a_box_that_fills_the_photo():
 
     photo = Image.new("RGB", (100, 80), (200, 200, 200))
     big, small = Box(5, 5, 85, 65, 0.8), Box(40, 30, 10, 8, 0.7)
-    model = _Scripted(_logits_for([("12", 9.0), ("17", 3.0)]))
+    model = ScriptedModel(_logits_for([("12", 9.0), ("17", 3.0)]))
     (answer,) = read_photos_located(model, _Boxes(big), [photo])
     assert answer[0].number == "12" and answer[0].box is None and [r.number for r in answer] == ["12", "17"]
-    model = _Scripted(_logits_for([("12", 9.0), ("17", 3.0)]))
+    model = ScriptedModel(_logits_for([("12", 9.0), ("17", 3.0)]))
     (answer,) = read_photos_located(model, _Boxes(small), [photo])
     assert answer[0].number == "17" and answer[0].box == (40.0, 30.0, 10.0, 8.0)
-    model = _Scripted(_logits_for([("5", 9.0), ("", 9.0)]))
+    model = ScriptedModel(_logits_for([("5", 9.0), ("", 9.0)]))
     (answer,) = read_photos_located(model, _Boxes(small), [photo])
     assert [(r.number, r.box) for r in answer] == [("5", None)]
 

@@ -1,6 +1,7 @@
 """Argument types and argument groups that several commands share."""
 
 import argparse
+import os
 
 PURPOSE_CHOICES = ("train", "validation", "test", "unseen", "all_lengths", "benchmark")
 SPLIT_CHOICES = ("train", "held_out")
@@ -127,3 +128,12 @@ def all_styles():
     from kerasvhn.data.styles import STYLES
 
     return list(STYLES)
+
+
+def check_model_path(path):
+    """Where a command will save a model: a .keras or .weights.h5 name in a folder that exists."""
+    name = str(path)
+    if not name.endswith((".keras", ".weights.h5")):
+        raise ValueError(f"OUT must end in .keras or .weights.h5, got {name!r}")
+    if not os.path.isdir(os.path.dirname(os.path.abspath(name))):
+        raise OSError(f"the folder of {path} does not exist")

@@ -8,7 +8,7 @@ USES_KERAS = False
 HELP = "crop and resize SVHN format-1 folders into cached 64x64 HDF5 splits"
 DESCRIPTION = (
     "The paper's preprocessing: for each split folder in SRC (train/, test/, extra/, or SRC itself), the union "
-    "of each image's digit boxes expanded by 30%%, cropped and resized to 64x64, written to OUT/<split>.h5. A "
+    "of each image's digit boxes expanded by 30%, cropped and resized to 64x64, written to OUT/<split>.h5. A "
     "cache written with the same settings is reused."
 )
 

@@ -5,7 +5,8 @@ import os
 import sys
 from pathlib import Path
 
-from kerasvhn.commands.arguments import PRESET_CHOICES, add_look_arguments, int_at_least, looks, probability
+from kerasvhn.commands.arguments import (PRESET_CHOICES, add_look_arguments, check_model_path, int_at_least, looks,
+                                         probability)
 
 HELP = "train a MultiDigitNet on prepared SVHN (--data) or on synthetic house numbers, and save it"
 DESCRIPTION = (
@@ -81,11 +82,7 @@ def _add_svhn_arguments(group):
 
 
 def run(args):
-    name = str(args.out)
-    if not name.endswith((".keras", ".weights.h5")):
-        raise ValueError(f"OUT must end in .keras or .weights.h5, got {name!r}")
-    if not os.path.isdir(os.path.dirname(os.path.abspath(name))):
-        raise OSError(f"the folder of {args.out} does not exist")
+    check_model_path(args.out)
     if args.learning_rate is not None and not args.learning_rate > 0:
         raise ValueError(f"--learning-rate must be positive, got {args.learning_rate}")
     misused = _misused(args, SYNTHETIC_ONLY if args.data else SVHN_ONLY)

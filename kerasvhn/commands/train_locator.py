@@ -1,10 +1,9 @@
 """`kerasvhn train_locator`: a NumberLocator trained on synthetic whole photos."""
 
 import json
-import os
 from pathlib import Path
 
-from kerasvhn.commands.arguments import int_at_least
+from kerasvhn.commands.arguments import check_model_path, int_at_least
 
 HELP = "train a NumberLocator (finds house numbers in whole photos) on synthetic photos and save it"
 DESCRIPTION = (
@@ -43,11 +42,7 @@ def add_arguments(parser):
 
 
 def run(args):
-    name = str(args.out)
-    if not name.endswith((".keras", ".weights.h5")):
-        raise ValueError(f"OUT must end in .keras or .weights.h5, got {name!r}")
-    if not os.path.isdir(os.path.dirname(os.path.abspath(name))):
-        raise OSError(f"the folder of {args.out} does not exist")
+    check_model_path(args.out)
     if args.stop_after is not None and args.stop_after > args.epochs:
         raise ValueError(f"--stop-after {args.stop_after} is more than --epochs {args.epochs}")
     if args.crop % 32:
