@@ -184,7 +184,7 @@ class MultiDigitNet(keras.Model):
             if not keras.backend.is_float_dtype(extra.dtype):
                 extra = keras.ops.cast(extra, keras.config.floatx())
             loss = loss + keras.ops.sum(extra)
-        return loss
+        return _one_replicas_share(loss)
 
     def compute_metrics(self, x, y, y_pred, sample_weight=None):
         for metric in self._reading_metrics:
@@ -227,3 +227,15 @@ class MultiDigitNet(keras.Model):
         self.compile(**keras.saving.deserialize_keras_object(config))
         if self.built:
             self.optimizer.build(self.trainable_variables)
+
+
+def _one_replicas_share(loss):
+    """Under tf.distribute, one replica's loss divided by the replicas in sync, as
+    Keras's own losses do: the replicas' gradients then sum to one batch's, and the
+    loss Keras reports (multiplied back) is one batch's. Elsewhere the loss itself."""
+    if keras.backend.backend() != "tensorflow":
+        return loss
+    import tensorflow as tf
+
+    replicas = tf.distribute.get_strategy().num_replicas_in_sync
+    return loss if replicas == 1 else loss * (1.0 / replicas)

@@ -99,9 +99,6 @@ def test_distribute_trains_on_two_devices_like_on_one(trained_twice):
         assert two["val_accuracy"] == pytest.approx(one["val_accuracy"], abs=1e-6)
 
 
-@pytest.mark.xfail(BACKEND == "tensorflow", strict=True,
-                   reason="MultiDigitNet.compute_loss does not divide by MirroredStrategy's replicas, so Keras "
-                   "reports (and differentiates) the sum of the replicas' losses: about twice one device's")
 def test_distribute_reports_the_loss_of_one_device(trained_twice):
     one, two = trained_twice["one"]["loss"], trained_twice["two"]["loss"]
     assert abs(two[0] - one[0]) < 0.1 * one[0], (one, two)
