@@ -21,7 +21,6 @@ import sys
 import time
 
 import keras
-import numpy as np
 
 import kerasvhn
 from kerasvhn.adversarial import report

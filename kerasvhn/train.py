@@ -13,7 +13,6 @@ import sys
 import time
 
 import keras
-import numpy as np
 
 from kerasvhn.checks import check_int
 from kerasvhn.data.batches import SplitBatches

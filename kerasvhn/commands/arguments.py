@@ -131,9 +131,11 @@ def all_styles():
 
 
 def check_model_path(path):
-    """Where a command will save a model: a .keras or .weights.h5 name in a folder that exists."""
+    """Where a command will save a model, as a string: a .keras or .weights.h5 name in a
+    folder that exists (else ValueError / OSError)."""
     name = str(path)
     if not name.endswith((".keras", ".weights.h5")):
         raise ValueError(f"OUT must end in .keras or .weights.h5, got {name!r}")
     if not os.path.isdir(os.path.dirname(os.path.abspath(name))):
         raise OSError(f"the folder of {path} does not exist")
+    return name

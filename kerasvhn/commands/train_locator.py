@@ -42,7 +42,7 @@ def add_arguments(parser):
 
 
 def run(args):
-    check_model_path(args.out)
+    name = check_model_path(args.out)
     if args.stop_after is not None and args.stop_after > args.epochs:
         raise ValueError(f"--stop-after {args.stop_after} is more than --epochs {args.epochs}")
     if args.crop % 32:

@@ -49,7 +49,7 @@ import time
 from typing import NamedTuple
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFilter
+from PIL import Image, ImageFilter
 
 from kerasvhn.checks import check_int
 from kerasvhn.data import effects, styles, synth, textures
