@@ -340,7 +340,7 @@ class _Writer:
     def _refs_entries(self):
         """Every #refs# child: creation index, header address, and for groups the
         B-tree and heap addresses (symbol table scratch pad)."""
-        n, counts = self.n, self.counts
+        n = self.n
         index = [np.array([0]), np.arange(1, n + 1), self.group_index]
         address = [np.array([self.empty_address]), self.name_address, self.block_address]
         tree = [np.zeros(1 + n, np.int64), self.block_address + 40]
