@@ -97,6 +97,29 @@ def best_readings(length_logits, digit_logits, method="paper"):
     return length, digits, log_probability
 
 
+def best_readings_numpy(length_logits, digit_logits, method="paper"):
+    """`best_readings` in NumPy, for outputs already on the host: the same rule
+    without a backend op per step (one image's decoding drops from milliseconds
+    to microseconds on the tensorflow backend)."""
+    if method not in ("paper", "argmax"):
+        raise ValueError(f'method must be "paper" or "argmax", got {method!r}')
+    log_length = _log_softmax(np.asarray(length_logits, np.float32))
+    log_digits = _log_softmax(np.asarray(digit_logits, np.float32))
+    digits = log_digits.argmax(axis=-1).astype(np.int32)
+    best_digit_log = log_digits.max(axis=-1)
+    prefix = np.concatenate([np.zeros_like(best_digit_log[:, :1]), np.cumsum(best_digit_log, axis=1)], axis=1)
+    prefix = np.concatenate([prefix, prefix[:, -1:]], axis=1)
+    scores = log_length + prefix
+    length = (scores if method == "paper" else log_length).argmax(axis=-1).astype(np.int32)
+    log_probability = np.take_along_axis(scores, length[:, None], axis=1)[:, 0]
+    return length, digits, log_probability
+
+
+def _log_softmax(logits):
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+
+
 class Readings(NamedTuple):
     """Decoded numbers ("" for none, "12345+" for more than max_digits) and their
     probabilities."""
@@ -116,10 +139,10 @@ def decode(outputs, method="paper"):
     ['42']
     """
     length_logits, digit_logits = _unpack(outputs)
-    length, digits, log_probability = best_readings(length_logits, digit_logits, method)
-    length = ops.convert_to_numpy(length)
-    digits = ops.convert_to_numpy(digits)
-    confidences = np.exp(ops.convert_to_numpy(log_probability)).astype(np.float32)
+    length, digits, log_probability = best_readings_numpy(
+        ops.convert_to_numpy(length_logits), ops.convert_to_numpy(digit_logits), method
+    )
+    confidences = np.exp(log_probability).astype(np.float32)
     max_digits = digits.shape[-1]
     numbers = [number_string(n, row, max_digits) for n, row in zip(length, digits)]
     return Readings(numbers, confidences)

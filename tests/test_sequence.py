@@ -139,6 +139,19 @@ def test_decode_is_the_papers_rule(seed):
         np.testing.assert_allclose(confidences[row], np.exp(score), rtol=1e-4)
 
 
+@settings(max_examples=30, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.sampled_from(["paper", "argmax"]))
+def test_numpy_decoding_matches_the_metrics_keras_ops(seed, method):
+    # decode (NumPy) and the accuracy metrics (keras.ops) must read the same numbers.
+    rng = np.random.default_rng(seed)
+    outputs = random_outputs(rng, 8, max_digits=5)
+    length, digits, log_p = sequence.best_readings(outputs["length"], outputs["digits"], method)
+    numpy_length, numpy_digits, numpy_log_p = sequence.best_readings_numpy(outputs["length"], outputs["digits"], method)
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(length), numpy_length)
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(digits), numpy_digits)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(log_p), numpy_log_p, rtol=1e-5, atol=1e-5)
+
+
 def test_decode_paper_rule_differs_from_argmax():
     # Length 2 is the most likely class, but its second digit is very uncertain.
     length = np.log([[0.05, 0.45, 0.5, 0.0001, 0.0001, 0.0001, 0.0001]]).astype("float32")
