@@ -174,7 +174,7 @@ def training_window(rng, image, truth, size, crop):
 
 def train_locator(count=40_000, epochs=12, seed=0, *, validation_count=1_000, preset="locator_small",
                   batch_size=16, learning_rate=2e-3, crop=CROP, initial_model=None, workers=2, photos=None,
-                  stop_after=None, verbose="auto", callbacks=(), log=print):
+                  stop_after=None, more=(), verbose="auto", callbacks=(), log=print):
     """Trains a NumberLocator on freshly rendered synthetic photos.
 
     Args:
@@ -191,6 +191,10 @@ def train_locator(count=40_000, epochs=12, seed=0, *, validation_count=1_000, pr
             train several models on the same photos.
         stop_after: stop after this many of the epochs (None: all of them),
             the schedule unchanged: the first part of a longer run.
+        more: further training photos, (seed, count) pairs: the first `count`
+            photos of purpose "train" drawn with that seed, after `count` of `seed`
+            (more photos for a locator that already saw the first ones). With
+            `photos` given, its training list holds them last.
         verbose, callbacks: as for `fit`; log: where the report lines go.
 
     Returns (locator, history dict). The locator's `training_streams` record the
@@ -216,15 +220,20 @@ def train_locator(count=40_000, epochs=12, seed=0, *, validation_count=1_000, pr
     from kerasvhn.seeding import set_random_seed
     from kerasvhn.train import cosine_schedule
 
+    more = [(check_int("more seed", s, 0), check_int("more count", c, 1)) for s, c in more]
     if photos is None:
-        photos = (render_encoded(count, seed, "train", workers=workers, progress=verbose == 1, log=log),
-                  render_encoded(validation_count, seed, "validation", workers=workers, log=log))
+        train_photos = [photo for s, c in [(seed, count), *more]
+                        for photo in render_encoded(c, s, "train", workers=workers, progress=verbose == 1, log=log)]
+        photos = (train_photos, render_encoded(validation_count, seed, "validation", workers=workers, log=log))
     train_photos, validation_photos = photos
+    first = len(train_photos) - sum(c for _, c in more)
+    if first < 1:
+        raise ValueError(f"{len(train_photos)} training photos given, fewer than the {sum(c for _, c in more)} of more")
     set_random_seed(seed)
     locator = initial_model if initial_model is not None else NumberLocator(preset)
-    streams = [stream("train", seed, count=len(train_photos), generator=f"photo_scenes-{photo_scenes.VERSION}"),
-               stream("validation", seed, count=len(validation_photos),
-                      generator=f"photo_scenes-{photo_scenes.VERSION}")]
+    generator = f"photo_scenes-{photo_scenes.VERSION}"
+    streams = [stream("train", s, count=c, generator=generator) for s, c in [(seed, first), *more]]
+    streams.append(stream("validation", seed, count=len(validation_photos), generator=generator))
     locator.training_streams = [*(locator.training_streams or []), *streams]
     batches = LocatorBatches(train_photos, locator.input_size, batch_size, training=True, crop=crop, seed=seed)
     validation = LocatorBatches(validation_photos, locator.input_size, batch_size, training=False)

@@ -202,6 +202,8 @@ def test_bench_prints_its_rates(capsys):
         (["predict", "a.png", "--min-score", "2"], "must be between 0 and 1"),
         (["locate", "a.png", "--max-boxes", "0"], "must be at least 1"),
         (["train_locator", "l.keras", "--epochs", "0"], "must be at least 1"),
+        (["train_locator", "l.keras", "--more-photos", "1"], "expected SEED:COUNT"),
+        (["train_locator", "l.keras", "--more-photos", "1:0"], "COUNT at least 1"),
         (["bench", "--count", "3"], "must be at least 16"),
     ],
 )

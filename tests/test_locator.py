@@ -273,6 +273,22 @@ def test_train_locator_records_its_photos_and_reports_both_losses(small_photos):
     assert [(s["purpose"], s["count"]) for s in locator.training_streams] == [("train", 6), ("validation", 2)]
 
 
+def test_more_photos_are_recorded_as_their_own_stream(small_photos):
+    train, validation = small_photos
+    locator, _ = train_locator(4, 1, validation_count=2, preset="locator_tiny", batch_size=3, crop=64,
+                               photos=(train, validation), more=[(1, 2)], verbose=0, log=lambda *a: None)
+    assert [(s["purpose"], s["seed"], s["count"]) for s in locator.training_streams] == [
+        ("train", 0, 4), ("train", 1, 2), ("validation", 0, 2)]
+    with pytest.raises(ValueError, match="fewer than"):
+        train_locator(4, 1, photos=(train, validation), more=[(1, 6)], verbose=0, log=lambda *a: None)
+
+
+def test_more_photos_are_rendered_after_the_first_seeds():
+    locator, _ = train_locator(2, 1, validation_count=1, preset="locator_tiny", batch_size=2, crop=64, workers=1,
+                               more=[(3, 1)], verbose=0, log=lambda *a: None)
+    assert [(s["seed"], s["count"]) for s in locator.training_streams if s["purpose"] == "train"] == [(0, 2), (3, 1)]
+
+
 def test_stop_after_runs_the_first_epochs_of_a_longer_schedule(small_photos):
     """Two batches an epoch, a schedule over 2 epochs stopped after 1: the learning rate
     is left halfway down its cosine (5e-4; a full 1-epoch run ends at its floor, 1e-5)."""

@@ -30,6 +30,9 @@ def add_arguments(parser):
                         help="stop after this many of the --epochs, the learning rate's schedule unchanged (the "
                         "first part of a longer run)")
     parser.add_argument("--seed", type=int_at_least(0), default=0, help="random seed (default: %(default)s)")
+    parser.add_argument("--more-photos", type=seed_and_count, action="append", default=[], metavar="SEED:COUNT",
+                        help="also train on the first COUNT photos drawn with SEED (repeatable): more photos for a "
+                        "locator that saw --count of --seed before")
     parser.add_argument("--batch-size", type=int_at_least(1), default=16, help="(default: %(default)s)")
     parser.add_argument("--learning-rate", type=float, default=2e-3, help="peak learning rate (default: %(default)s)")
     parser.add_argument("--crop", type=int_at_least(64), default=384,
@@ -55,7 +58,7 @@ def run(args):
     locator, history = train_locator(args.count, args.epochs, args.seed, validation_count=args.validation_count,
                                      preset=args.preset, batch_size=args.batch_size,
                                      learning_rate=args.learning_rate, crop=args.crop, initial_model=initial,
-                                     stop_after=args.stop_after)
+                                     stop_after=args.stop_after, more=args.more_photos)
     save_model(locator, name)
     scores = evaluate_locator(locator, args.test_count, seed=0, split="held_out", purpose="test")
     if args.json:
@@ -65,6 +68,19 @@ def run(args):
         for line in score_lines(scores):
             print(line)
     return 0
+
+
+def seed_and_count(text):
+    """SEED:COUNT as (seed, count): a seed >= 0 and a count >= 1."""
+    import argparse
+
+    try:
+        seed, count = (int(part) for part in text.split(":"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected SEED:COUNT, two integers, got {text!r}") from None
+    if seed < 0 or count < 1:
+        raise argparse.ArgumentTypeError(f"SEED must be at least 0 and COUNT at least 1, got {text!r}")
+    return seed, count
 
 
 def score_lines(scores):
