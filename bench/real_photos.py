@@ -75,8 +75,9 @@ def readers_of(model, engines, images, locator=None):
     readers = {"kerasvhn": (lambda i: read_frames(model, frame(images[i])[None])[0].number, "number",
                             "whole photo, 54x54 frame")}
     if locator is not None:
-        readers[TWO_STAGES] = (lambda i: read_photos_located(model, locator, [images[i]])[0][0].number, "number",
-                               f"whole photo at {locator.input_size} px, best box read")
+        readers[TWO_STAGES] = (
+            lambda i: read_photos_located(model, locator, [images[i]], every=False)[0][0].number, "number",
+            f"whole photo read whole, then at {locator.input_size} px by the locator unless read surely")
     for name, engine in engines.items():
         readers[f"{name} recogniser"] = (lambda i, e=engine: e.recognise(bgr(images[i])), "text",
                                          "whole photo, native size")
@@ -118,7 +119,7 @@ def speed_rows(model, locator, engines, images, size):
     from kerasvhn.predict import read_photos_located
 
     sized = [fixed_size(image, size) for image in images]
-    calls = {TWO_STAGES: lambda i: read_photos_located(model, locator, [sized[i]])[0][0].number}
+    calls = {TWO_STAGES: lambda i: read_photos_located(model, locator, [sized[i]], every=False)[0][0].number}
     for name, engine in engines.items():
         calls[f"{name} detector + recogniser"] = lambda i, e=engine: e.detect_and_recognise(bgr(sized[i]))
     interleaved(min(WARMUP, len(sized)), calls)

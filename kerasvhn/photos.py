@@ -271,7 +271,7 @@ def evaluate_photos(model, folder, tta=False, adapt_bn=False, batch_size=256, mi
     whole = read_photos(model, readable, tta, batch_size, min_confidence)
     if located:
         answers = iter([found[0] for found in read_photos_located(model, locator, readable, batch_size,
-                                                                    min_confidence, min_score)])
+                                                                    min_confidence, min_score, every=False)])
     else:
         answers = iter(whole)
     whole_answers = iter(whole)

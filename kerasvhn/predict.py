@@ -18,10 +18,11 @@ Whole photos (a door, a facade) are read in two stages when a number locator is 
 hand (`locate`; kerasvhn.locator): the locator finds the numbers' boxes, each of the
 best MAX_BOXES is cropped with the paper's 30% margin (`framing.crop_box`) and read,
 and the most probable number read in a box is the answer, with its `box` (left, top,
-width, height in the photo's pixels, upright). The whole frame is read as well: it is
-the answer when no box holds a number (or the locator finds none), and it competes
-with the best box when that box's crop covers at least half the photo (a photo framed
-around its number already, which the one-stage reader was trained on).
+width, height in the photo's pixels, upright). The whole frame is read first: a number
+read there with confidence WHOLE_FRAME_CONFIDENCE or more is the answer (a photo framed
+around its number, what the one-stage reader was trained on; such photos are not
+located unless every number is asked for), and so is its reading when no box holds a
+number (or the locator finds none).
 """
 
 import os
@@ -38,8 +39,10 @@ from kerasvhn.sequence import decode
 MIN_CONFIDENCE = 0.3
 #: The located boxes read in a photo, best first.
 MAX_BOXES = 5
-#: A box whose crop covers this share of the photo competes with the whole frame.
-WHOLE_FRAME_SHARE = 0.5
+#: A number read in the whole frame at least this probable is a two-stage reading's
+#: answer, before any box's (chosen on synthetic validation data: numbers framed around
+#: themselves and whole photos, `reports/` only; never on real photos).
+WHOLE_FRAME_CONFIDENCE = 0.5
 
 
 class Reading(NamedTuple):
@@ -205,7 +208,7 @@ def read_numbers(images, model=None, records=None, batch_size=256, min_confidenc
         from kerasvhn.locator import load_locator
 
         readings = read_photos_located(model, load_locator(locator), pictures, batch_size, min_confidence,
-                                       min_score)
+                                       min_score, every=every)
         return readings if every else [found[0] for found in readings]
     frames = np.zeros((0, CROP, CROP, 3), np.float32)
     if pictures:
@@ -235,48 +238,40 @@ def box_frame(image, box):
     return centre_crops(frame_pixels(image, crop)[None])[0]
 
 
-def crop_share(image, box):
-    """The share of the photo's area that a box's reading crop (30% margin) covers."""
-    left, top, width, height = box[:4]
-    crop = crop_box({"left": [left], "top": [top], "width": [width], "height": [height]}, *image.size)
-    if crop is None:
-        return 0.0
-    return (crop[2] - crop[0]) * (crop[3] - crop[1]) / float(image.size[0] * image.size[1])
-
-
 def read_photos_located(model, locator, images, batch_size=256, min_confidence=MIN_CONFIDENCE, min_score=None,
-                        max_boxes=MAX_BOXES):
+                        max_boxes=MAX_BOXES, every=True):
     """Two-stage readings of RGB PIL images: for each, every number found, most
     probable first (see the module's docstring), as a list of Readings; a photo
     where no box holds a number gets its whole-frame reading alone (box None).
+
+    The whole frame is read first: a number read there at WHOLE_FRAME_CONFIDENCE or
+    more is the answer (the photo is framed around its number, as the reader was
+    trained on), and with every=False such photos are not located at all.
 
     locator: anything with `locate(images, min_score=, max_boxes=)` returning, per
     image, boxes with left, top, width, height and score (a NumberLocator).
     """
     if not images:
         return []
-    located = locator.locate(images, min_score=min_score, max_boxes=max_boxes)
+    whole = read_frames(model, np.stack([frame(image) for image in images]), batch_size, min_confidence)
+    sure = [bool(reading.number) and reading.confidence >= WHOLE_FRAME_CONFIDENCE for reading in whole]
+    wanted = [index for index in range(len(images)) if every or not sure[index]]
+    located = dict(zip(wanted, locator.locate([images[index] for index in wanted], min_score=min_score,
+                                              max_boxes=max_boxes) if wanted else []))
     frames, owners = [], []
-    for index, (image, boxes) in enumerate(zip(images, located)):
-        frames.append(frame(image))
-        owners.append((index, None))
+    for index, boxes in located.items():
         for box in boxes:
-            frames.append(box_frame(image, box))
+            frames.append(box_frame(images[index], box))
             owners.append((index, box))
-    readings = read_frames(model, np.stack(frames), batch_size, min_confidence)
-    whole = [None] * len(images)
     boxed = [[] for _ in images]
+    readings = read_frames(model, np.stack(frames), batch_size, min_confidence) if frames else []
     for (index, box), reading in zip(owners, readings):
-        if box is None:
-            whole[index] = reading
-        else:
-            where = tuple(float(v) for v in (box.left, box.top, box.width, box.height))
-            boxed[index].append(reading._replace(box=where, box_score=float(box.score)))
+        where = tuple(float(v) for v in (box.left, box.top, box.width, box.height))
+        boxed[index].append(reading._replace(box=where, box_score=float(box.score)))
     answers = []
-    for image, full, candidates in zip(images, whole, boxed):
+    for full, confident, candidates in zip(whole, sure, boxed):
         numbers = sorted((r for r in candidates if r.number), key=lambda r: -r.confidence)
-        if numbers and full.number and full.number != numbers[0].number and full.confidence > numbers[0].confidence \
-                and crop_share(image, numbers[0].box) >= WHOLE_FRAME_SHARE:
+        if confident:
             numbers = [full, *numbers]
         if numbers:
             answers.append(numbers)

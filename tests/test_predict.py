@@ -383,23 +383,29 @@ def _logits_for(readings, max_digits=5):
     return {"length": length, "digits": digits}
 
 
-def test_the_whole_frame_competes_only_with_a_box_that_fills_the_photo():
-    """The one-stage reading (read first) wins over a less probable box reading when the
-    box's crop covers at least half of the photo; it is the answer too when no box holds
-    a number; otherwise the best box wins."""
+def test_a_confident_whole_frame_reading_is_the_answer_before_any_box():
+    """The whole frame is read first: a number read there at WHOLE_FRAME_CONFIDENCE or
+    more is the answer (such a photo is located only when every number is asked for); a
+    less probable one gives way to the best box; with no number in any box, the whole
+    frame's reading is the answer."""
     from kerasvhn.locator import Box
-    from kerasvhn.predict import read_photos_located
+    from kerasvhn.predict import MIN_CONFIDENCE, WHOLE_FRAME_CONFIDENCE, read_photos_located
 
     photo = Image.new("RGB", (100, 80), (200, 200, 200))
-    big, small = Box(5, 5, 85, 65, 0.8), Box(40, 30, 10, 8, 0.7)
-    model = ScriptedModel(_logits_for([("12", 9.0), ("17", 3.0)]))
-    (answer,) = read_photos_located(model, _Boxes(big), [photo])
-    assert answer[0].number == "12" and answer[0].box is None and [r.number for r in answer] == ["12", "17"]
-    model = ScriptedModel(_logits_for([("12", 9.0), ("17", 3.0)]))
-    (answer,) = read_photos_located(model, _Boxes(small), [photo])
-    assert answer[0].number == "17" and answer[0].box == (40.0, 30.0, 10.0, 8.0)
-    model = ScriptedModel(_logits_for([("5", 9.0), ("", 9.0)]))
-    (answer,) = read_photos_located(model, _Boxes(small), [photo])
+    box = Box(40, 30, 10, 8, 0.7)
+    where = (40.0, 30.0, 10.0, 8.0)
+    locator = _Boxes(box)
+    (answer,) = read_photos_located(ScriptedModel(_logits_for([("12", 9.0), ("17", 9.0)])), locator, [photo],
+                                    every=False)
+    assert [(r.number, r.box) for r in answer] == [("12", None)] and locator.calls == 0
+    (answer,) = read_photos_located(ScriptedModel(_logits_for([("12", 9.0), ("17", 3.0)])), locator, [photo])
+    assert [(r.number, r.box) for r in answer] == [("12", None), ("17", where)] and locator.calls == 1
+    unsure = _logits_for([("12", 3.2)])
+    assert MIN_CONFIDENCE < kerasvhn.decode(unsure).confidences[0] < WHOLE_FRAME_CONFIDENCE
+    (answer,) = read_photos_located(ScriptedModel(_logits_for([("12", 3.2), ("17", 3.0)])), _Boxes(box), [photo],
+                                    every=False)
+    assert [(r.number, r.box) for r in answer] == [("17", where)]
+    (answer,) = read_photos_located(ScriptedModel(_logits_for([("5", 3.2), ("", 9.0)])), _Boxes(box), [photo])
     assert [(r.number, r.box) for r in answer] == [("5", None)]
 
 

@@ -72,7 +72,8 @@ def run(args):
         from kerasvhn.locator import load_locator
 
         locator = load_locator(args.locator)
-        answers = read_photos_located(model, locator, images, min_confidence=threshold, min_score=args.min_score)
+        answers = read_photos_located(model, locator, images, min_confidence=threshold, min_score=args.min_score,
+                                      every=args.every)
     else:
         import numpy as np
 
