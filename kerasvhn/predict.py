@@ -169,8 +169,8 @@ def read_numbers(images, model=None, records=None, batch_size=256, min_confidenc
         min_confidence: readings less probable than this are answered "".
         locate: True: read in two stages (find the numbers, read each box);
             False: read the whole image as one frame; None (default): two stages
-            when a locator is given (and no records are), else one. Pass
-            locate=True for whole door or facade photos.
+            when a locator is given or the shipped one is installed (and no
+            records are given), else one.
         locator: a NumberLocator, a saved one's path, or a preset name; None: the
             shipped "locator_synthetic".
         min_score: the least score of a located box (default: the locator's).
@@ -219,13 +219,17 @@ def read_numbers(images, model=None, records=None, batch_size=256, min_confidenc
 
 
 def wants_locator(locate, locator):
-    """Whether to read in two stages: locate True or False as asked; None: when a
-    locator is given. The shipped locator is used when asked for (locate=True): it
-    reads door and facade photos far better than one stage, but loses some tightly
-    framed numbers, so one stage stays the default until it does not."""
+    """Whether to read in two stages: locate True or False as asked; None (the
+    default): when a locator is given or the shipped one is installed. Photos whose
+    whole frame reads surely are answered by it, so tightly framed numbers keep the
+    one-stage reading; without a locator, one stage."""
     if locate is not None:
         return bool(locate)
-    return locator is not None
+    if locator is not None:
+        return True
+    from kerasvhn.locator_presets import shipped_locator_available
+
+    return shipped_locator_available()
 
 
 def box_frame(image, box):

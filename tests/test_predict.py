@@ -498,17 +498,18 @@ def test_the_shipped_locator_finds_no_number_on_a_blank_wall_or_a_street_sign(sh
 
 @pytest.mark.skipif(not __import__("kerasvhn.locator_presets").locator_presets.shipped_locator_available(),
                     reason="the shipped locator's weights are not installed")
-def test_the_shipped_locator_is_used_only_when_asked_for(shipped, monkeypatch):
-    """One stage stays the default with the locator installed; locate=True loads it."""
+def test_the_shipped_locator_is_used_by_default_and_not_with_locate_false(shipped, monkeypatch):
+    """Two stages are the default with the locator installed; locate=False reads one frame."""
     import kerasvhn.locator as locator_module
 
     loaded = []
     real_load = locator_module.load_locator
     monkeypatch.setattr(locator_module, "load_locator", lambda *a, **k: loaded.append(a) or real_load(*a, **k))
     photo, _ = _street()
-    assert read_numbers([photo], model=shipped)[0].box is None and loaded == []
+    assert read_numbers([photo], model=shipped, locate=False)[0].box is None and loaded == []
+    read_numbers([photo], model=shipped)
     read_numbers([photo], model=shipped, locate=True)
-    assert len(loaded) == 1
+    assert len(loaded) == 2
 
 
 def test_without_locator_weights_predict_reads_in_one_stage_and_locate_says_how_to_get_them(

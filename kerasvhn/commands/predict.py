@@ -38,8 +38,9 @@ def add_arguments(parser):
                          "name); --locate uses the shipped locator_synthetic")
     stages = located.add_mutually_exclusive_group()
     stages.add_argument("--locate", action="store_true",
-                        help="read whole photos in two stages with the shipped locator (or --locator); the default "
-                        "reads each photo as one frame")
+                        help="read in two stages with the shipped locator (or --locator), and stop with a message "
+                        "when there is none; the default reads in two stages when a locator is at hand, else as one "
+                        "frame")
     stages.add_argument("--no-locate", action="store_true", help="read each whole photo as one frame (one stage)")
     located.add_argument("--min-score", type=probability, default=None,
                          help="the least score of a located box (default: the locator's own)")
