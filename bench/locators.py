@@ -1,12 +1,14 @@
 """Which way to find the number in a whole photo? Three readers side by side, one run.
 
     python bench/locators.py [--locator PATH_OR_PRESET] [--count 300] [--photos DIR] [--json OUT.json]
+                             [--no-windows]
 
 - one stage: the whole photo is the frame (`kerasvhn predict --no-locate`);
 - sliding windows, the simplest localiser we can build without training one: the reader
   itself on windows of 6 widths (10% to 60% of the photo's width, twice as wide as
   high, half a window apart), the most probable number read in any window the answer;
-- two stages: the NumberLocator's boxes, each read with the paper's 30% margin
+- two stages: the whole photo read first, and unless that reading is sure, the
+  NumberLocator's boxes, each read with the paper's 30% margin
   (`kerasvhn.predict.read_photos_located`, what `kerasvhn predict` does).
 
 Scored on synthetic whole photos (kerasvhn.data.photo_scenes, purpose "benchmark",
@@ -60,12 +62,13 @@ def read_sliding(model, image):
     return max(numbers, key=lambda r: r.confidence).number if numbers else ""
 
 
-def readers(model, locator):
+def readers(model, locator, windows=True):
     from kerasvhn.framing import frame
     from kerasvhn.predict import read_frames, read_photos_located
 
-    found = {"one stage (whole photo)": lambda image: read_frames(model, frame(image)[None])[0].number,
-             "sliding windows + reader": lambda image: read_sliding(model, image)}
+    found = {"one stage (whole photo)": lambda image: read_frames(model, frame(image)[None])[0].number}
+    if windows:
+        found["sliding windows + reader"] = lambda image: read_sliding(model, image)
     if locator is not None:
         found["two stages (NumberLocator + reader)"] = \
             lambda image: read_photos_located(model, locator, [image], every=False)[0][0].number
@@ -104,6 +107,8 @@ def main(argv=None):
     parser.add_argument("--count", type=int, default=300, help="synthetic photos (default: %(default)s)")
     parser.add_argument("--photos", type=Path, default=None, help="a labelled folder of real photos, measured too")
     parser.add_argument("--json", type=Path, default=OUT)
+    parser.add_argument("--no-windows", action="store_true",
+                        help="leave out the sliding windows (about 6 s a photo on 2 cores)")
     args = parser.parse_args(argv)
 
     import keras
@@ -118,7 +123,7 @@ def main(argv=None):
     photos = render_encoded(args.count, 0, "benchmark", split="held_out", workers=2)
     images = [decode_photo(data) for data, *_ in photos]
     truths = [numbers for _, _, numbers in photos]
-    calls = readers(model, locator)
+    calls = readers(model, locator, windows=not args.no_windows)
     title = (f"{args.count} synthetic whole photos (purpose benchmark, held-out fonts and backgrounds), Keras "
              f"{keras.__version__} on {keras.backend.backend()}, {machine_description()}")
     rows, answers = score(calls, images, truths, ["synthetic"] * len(images))
