@@ -10,14 +10,15 @@ from kerasvhn.commands.arguments import add_model_arguments, probability
 HELP = "read the house number in each image"
 DESCRIPTION = (
     "Prints each image's number and confidence (the model's probability that the answer is right; for \"\", "
-    "that the image shows no number). With --locate (the shipped locator) or --locator, whole photos (doors, "
-    "facades) are read in two stages: the locator finds the numbers, each box is cropped with the "
-    "paper's 30% margin and read, and the most probable number is the answer, with its box (left, top, width, "
-    "height in the photo's upright pixels); when no box holds a number the whole photo is read as one frame (box "
-    "null). By default (or --no-locate) the whole image is read as one frame, best for photos framed around the "
-    "number; with --digitstruct, each image is cropped by its boxes "
-    "(matched by file name) as `kerasvhn prepare` does. A number less probable than --min-confidence is answered "
-    "\"\" and shown as rejected. A file that cannot be read is one error line; the others are still read."
+    "that the image shows no number). By default (with the shipped locator installed, or --locator) images are "
+    "read in two stages: the whole image is read as one frame first, and a number read there with confidence "
+    "0.5 or more is the answer (a photo framed around its number); otherwise the locator finds the numbers, each "
+    "box is cropped with the paper's 30% margin and read, and the most probable number is the answer, with its "
+    "box (left, top, width, height in the photo's upright pixels); when no box holds a number the whole-frame "
+    "reading is the answer (box null). --no-locate reads one frame only; with --digitstruct, each image is "
+    "cropped by its boxes (matched by file name) as `kerasvhn prepare` does. A number less probable than "
+    "--min-confidence is answered \"\" and shown as rejected. A file that cannot be read is one error line; the "
+    "others are still read."
 )
 
 
