@@ -76,43 +76,40 @@ def best_readings(length_logits, digit_logits, method="paper"):
     Returns (length (B,), digits (B, max_digits), log_probability (B,)): the log
     probability of the whole reading, so its exp is the confidence.
     """
-    if method not in ("paper", "argmax"):
-        raise ValueError(f'method must be "paper" or "argmax", got {method!r}')
+    _check_method(method)
     log_length = ops.log_softmax(ops.cast(length_logits, "float32"), axis=-1)
     log_digits = ops.log_softmax(ops.cast(digit_logits, "float32"), axis=-1)
-    best_digit_log = ops.max(log_digits, axis=-1)
-    digits = ops.cast(ops.argmax(log_digits, axis=-1), "int32")
-    # prefix[:, L] = sum over i < L of the best digit log-probability, L = 0..max_digits.
-    prefix = ops.concatenate(
-        [ops.zeros_like(best_digit_log[:, :1]), ops.cumsum(best_digit_log, axis=1)], axis=1
-    )
-    # The "more" class reads all max_digits digits, like length max_digits.
-    prefix = ops.concatenate([prefix, prefix[:, -1:]], axis=1)
-    scores = log_length + prefix
-    if method == "paper":
-        length = ops.cast(ops.argmax(scores, axis=-1), "int32")
-    else:
-        length = ops.cast(ops.argmax(log_length, axis=-1), "int32")
-    log_probability = ops.take_along_axis(scores, length[:, None], axis=1)[:, 0]
-    return length, digits, log_probability
+    return _best_readings(ops, lambda x: ops.cast(x, "int32"), log_length, log_digits, method)
 
 
 def best_readings_numpy(length_logits, digit_logits, method="paper"):
     """`best_readings` in NumPy, for outputs already on the host: the same rule
     without a backend op per step (one image's decoding drops from milliseconds
     to microseconds on the tensorflow backend)."""
-    if method not in ("paper", "argmax"):
-        raise ValueError(f'method must be "paper" or "argmax", got {method!r}')
+    _check_method(method)
     log_length = _log_softmax(np.asarray(length_logits, np.float32))
     log_digits = _log_softmax(np.asarray(digit_logits, np.float32))
-    digits = log_digits.argmax(axis=-1).astype(np.int32)
-    best_digit_log = log_digits.max(axis=-1)
-    prefix = np.concatenate([np.zeros_like(best_digit_log[:, :1]), np.cumsum(best_digit_log, axis=1)], axis=1)
-    prefix = np.concatenate([prefix, prefix[:, -1:]], axis=1)
+    return _best_readings(np, lambda x: x.astype(np.int32), log_length, log_digits, method)
+
+
+def _best_readings(xp, int32, log_length, log_digits, method):
+    """The paper's rule on log-probabilities, in `xp` (keras.ops or numpy, which
+    share these functions' names and arguments); int32 casts to int32."""
+    best_digit_log = xp.max(log_digits, axis=-1)
+    digits = int32(xp.argmax(log_digits, axis=-1))
+    # prefix[:, L] = sum over i < L of the best digit log-probability, L = 0..max_digits.
+    prefix = xp.concatenate([xp.zeros_like(best_digit_log[:, :1]), xp.cumsum(best_digit_log, axis=1)], axis=1)
+    # The "more" class reads all max_digits digits, like length max_digits.
+    prefix = xp.concatenate([prefix, prefix[:, -1:]], axis=1)
     scores = log_length + prefix
-    length = (scores if method == "paper" else log_length).argmax(axis=-1).astype(np.int32)
-    log_probability = np.take_along_axis(scores, length[:, None], axis=1)[:, 0]
+    length = int32(xp.argmax(scores if method == "paper" else log_length, axis=-1))
+    log_probability = xp.take_along_axis(scores, length[:, None], axis=1)[:, 0]
     return length, digits, log_probability
+
+
+def _check_method(method):
+    if method not in ("paper", "argmax"):
+        raise ValueError(f'method must be "paper" or "argmax", got {method!r}')
 
 
 def _log_softmax(logits):

@@ -284,9 +284,10 @@ def test_more_photos_are_recorded_as_their_own_stream(small_photos):
 
 
 def test_more_photos_are_rendered_after_the_first_seeds():
-    locator, _ = train_locator(2, 1, validation_count=1, preset="locator_tiny", batch_size=2, crop=64, workers=1,
+    locator, _ = train_locator(2, 1, validation_count=1, preset="locator_tiny", batch_size=1, crop=64, workers=1,
                                more=[(3, 1)], verbose=0, log=lambda *a: None)
     assert [(s["seed"], s["count"]) for s in locator.training_streams if s["purpose"] == "train"] == [(0, 2), (3, 1)]
+    assert int(locator.optimizer.iterations) == 3  # the 2 photos of seed 0 and the 1 of seed 3, one a step
 
 
 def test_stop_after_runs_the_first_epochs_of_a_longer_schedule(small_photos):
