@@ -195,6 +195,8 @@ def test_bench_prints_its_rates(capsys):
         (["train", "m.keras", "--photo-share", "1.5"], "must be between 0 and 1"),
         (["train", "m.keras", "--from-preset", "small_synthetic", "--initial-weights", "w.weights.h5"],
          "not allowed with argument"),
+        (["train", "m.keras", "--widen-from", "small_synthetic", "--initial-weights", "w.weights.h5"],
+         "not allowed with argument"),
         (["evaluate", "--synthetic", "4", "--photo-share", "-1"], "must be between 0 and 1"),
         (["evaluate"], "one of the arguments --data --synthetic --photos is required"),
         (["predict"], "required"),

@@ -49,6 +49,9 @@ def add_arguments(parser):
                        help="start from these weights (e.g. small_synthetic) instead of fresh ones")
     start.add_argument("--initial-weights", type=Path, default=None, metavar="PATH",
                        help="start from this model file (.keras, or .weights.h5 of the --preset architecture)")
+    start.add_argument("--widen-from", default=None, metavar="MODEL",
+                       help="start from this narrower model (a file or a pretrained name, e.g. small_synthetic) "
+                       "widened to --preset so that it reads as the narrow one does (Net2Net)")
     _add_svhn_arguments(parser.add_argument_group("real SVHN (--data)"))
     synthetic = parser.add_argument_group("synthetic house numbers (without --data)")
     synthetic.add_argument("--count", type=int_at_least(1), default=None, help="training images (default: 20000)")
@@ -103,6 +106,15 @@ def _initial_model(args, preset):
         return load_model(args.from_preset)
     if args.initial_weights:
         return load_model(args.initial_weights, preset=preset)
+    if args.widen_from:
+        from kerasvhn.model import MultiDigitNet
+        from kerasvhn.widening import widen_model
+
+        narrow = load_model(args.widen_from)
+        wide = widen_model(narrow, MultiDigitNet(preset or "small"), seed=args.seed or 0)
+        print(f"widened {args.widen_from} ({narrow.count_params():,} parameters) to the {preset or 'small'} preset "
+              f"({wide.count_params():,})")
+        return wide
     return None
 
 
