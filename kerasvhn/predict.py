@@ -17,8 +17,8 @@ confidence) and kept as `rejected`, with its own probability.
 Whole photos (a door, a facade) are read in two stages when a number locator is at
 hand (`locate`; kerasvhn.locator): the locator finds the numbers' boxes, each of the
 best MAX_BOXES is cropped with the paper's 30% margin (`framing.crop_box`) and read,
-and the most probable number read in a box is the answer, with its `box` (left, top,
-width, height in the photo's pixels, upright). The whole frame is read first: a number
+and the number read in a box with the highest confidence times the box's score is the
+answer, with its `box` (left, top, width, height in the photo's pixels, upright). The whole frame is read first: a number
 read there with confidence WHOLE_FRAME_CONFIDENCE or more is the answer (a photo framed
 around its number, what the one-stage reader was trained on; such photos are not
 located unless every number is asked for), and so is its reading when no box holds a
@@ -244,8 +244,8 @@ def box_frame(image, box):
 
 def read_photos_located(model, locator, images, batch_size=256, min_confidence=MIN_CONFIDENCE, min_score=None,
                         max_boxes=MAX_BOXES, every=True):
-    """Two-stage readings of RGB PIL images: for each, every number found, most
-    probable first (see the module's docstring), as a list of Readings; a photo
+    """Two-stage readings of RGB PIL images: for each, every number found, the
+    likeliest first (see the module's docstring), as a list of Readings; a photo
     where no box holds a number gets its whole-frame reading alone (box None).
 
     The whole frame is read first: a number read there at WHOLE_FRAME_CONFIDENCE or
@@ -274,7 +274,7 @@ def read_photos_located(model, locator, images, batch_size=256, min_confidence=M
         boxed[index].append(reading._replace(box=where, box_score=float(box.score)))
     answers = []
     for full, confident, candidates in zip(whole, sure, boxed):
-        numbers = sorted((r for r in candidates if r.number), key=lambda r: -r.confidence)
+        numbers = sorted((r for r in candidates if r.number), key=lambda r: -r.confidence * r.box_score)
         if confident:
             numbers = [full, *numbers]
         if numbers:

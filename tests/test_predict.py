@@ -410,6 +410,28 @@ def test_a_confident_whole_frame_reading_is_the_answer_before_any_box():
     assert [(r.number, r.box) for r in answer] == [("5", None)]
 
 
+def test_a_box_reading_is_ranked_by_its_confidence_times_the_box_score():
+    """Of the numbers read in boxes, the answer is the one whose confidence times its box's
+    score is highest: a sure reading in a doubtful box gives way to a fairly sure one in a
+    sure box (chosen on synthetic validation photos, reports/ only)."""
+    from kerasvhn.locator import Box
+    from kerasvhn.predict import read_photos_located
+
+    photo = Image.new("RGB", (100, 80), (200, 200, 200))
+    sure_box, doubtful_box = Box(10, 10, 30, 20, 0.9), Box(50, 40, 30, 20, 0.31)
+    logits = _logits_for([("", 1.0), ("17", 3.0), ("44", 5.0)])  # whole frame, then each box
+    chances = kerasvhn.decode(logits).confidences
+    assert chances[2] > chances[1] and chances[1] * 0.9 > chances[2] * 0.31
+    (answer,) = read_photos_located(ScriptedModel(logits), _Boxes(sure_box, doubtful_box), [photo])
+    assert [r.number for r in answer] == ["17", "44"]
+    assert answer[0].confidence == pytest.approx(float(chances[1]), abs=1e-5)  # the reading's own probability
+    # A less sure first box: now the surer reading wins.
+    assert chances[1] * 0.5 < chances[2] * 0.31
+    logits = _logits_for([("", 1.0), ("17", 3.0), ("44", 5.0)])
+    (answer,) = read_photos_located(ScriptedModel(logits), _Boxes(Box(10, 10, 30, 20, 0.5), doubtful_box), [photo])
+    assert [r.number for r in answer] == ["44", "17"]
+
+
 @pytest.fixture
 def street_file(tmp_path, monkeypatch):
     """The street photo on disk, and `kerasvhn.locator.load_locator` answering a stand-in

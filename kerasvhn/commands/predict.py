@@ -13,8 +13,9 @@ DESCRIPTION = (
     "that the image shows no number). By default (with the shipped locator installed, or --locator) images are "
     "read in two stages: the whole image is read as one frame first, and a number read there with confidence "
     "0.5 or more is the answer (a photo framed around its number); otherwise the locator finds the numbers, each "
-    "box is cropped with the paper's 30% margin and read, and the most probable number is the answer, with its "
-    "box (left, top, width, height in the photo's upright pixels); when no box holds a number the whole-frame "
+    "box is cropped with the paper's 30% margin and read, and the number read with the highest confidence times "
+    "its box's score is the answer, with its box (left, top, width, height in the photo's upright pixels); when "
+    "no box holds a number the whole-frame "
     "reading is the answer (box null). --no-locate reads one frame only; with --digitstruct, each image is "
     "cropped by its boxes (matched by file name) as `kerasvhn prepare` does. A number less probable than "
     "--min-confidence is answered \"\" and shown as rejected. A file that cannot be read is one error line; the "
@@ -46,7 +47,7 @@ def add_arguments(parser):
     located.add_argument("--min-score", type=probability, default=None,
                          help="the least score of a located box (default: the locator's own)")
     located.add_argument("--all", action="store_true", dest="every",
-                         help="list every number found, one line each, most probable first")
+                         help="list every number found, one line each, the likeliest first (confidence times box score)")
     located.add_argument("--annotate", type=Path, default=None, metavar="DIR",
                          help="write each photo with its located boxes and readings drawn to DIR/<name>.png")
 
