@@ -11,9 +11,10 @@ Steps, each printed with its figures:
    backgrounds), all_lengths/ (training's mix of lengths: 15% of 4 to 6 digits,
    the hard cases for 54x54 pixels);
 2. `prepare` them (the paper's crops, 64x64, cached HDF5);
-3. train MultiDigitNet("small") on random 54x54 crops: by default fine-tuning the
-   shipped "small_synthetic" weights (a 15-minute CPU budget is not enough to
-   train from nothing to 95%); `from_scratch=True` starts from fresh weights;
+3. train on random 54x54 crops: by default fine-tuning the shipped
+   "small_synthetic" model, a "small_wide" network (a 15-minute CPU budget is not
+   enough to train from nothing to 95%); `from_scratch=True` starts from fresh
+   weights of MultiDigitNet("small");
 4. read the three test splits: whole-number accuracy (the headline: test/),
    per-digit accuracy, coverage at 98%, accuracy by number length;
 5. the robustness report (FGSM and PGD-10 at a few eps) of the trained model;
@@ -166,7 +167,8 @@ def _train(prepared, settings, verbose, log):
                               stream("validation", seed, count=len(val_images), kind="scenes")]
     model.compile(optimizer=keras.optimizers.Adam(cosine_schedule(settings["learning_rate"], len(train), epochs)))
     start_from = "fresh weights" if settings["from_scratch"] else "the shipped small_synthetic weights"
-    log(f"training MultiDigitNet('small') from {start_from}: {len(train)} batches of {batch_size} x {epochs} epochs")
+    log(f"training MultiDigitNet({model.preset!r}) from {start_from}: {len(train)} batches of {batch_size} x "
+        f"{epochs} epochs")
     clock = TrainingClock()
     history = model.fit(train, epochs=epochs, validation_data=(centre_crops(val_images), val_labels),
                         callbacks=[clock], verbose=verbose)

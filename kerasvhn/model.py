@@ -119,14 +119,15 @@ class MultiDigitNet(keras.Model):
     @classmethod
     def from_preset(cls, name, **kwargs):
         """A model from a preset: trained weights for the names of
-        `kerasvhn.presets.PRETRAINED` ("small_synthetic": the small network trained
-        on synthetic house numbers, shipped in the package and loaded offline), or
-        fresh weights for an architecture preset ("small", "seed", "goodfellow").
+        `kerasvhn.presets.PRETRAINED` ("small_synthetic": the small network, widened
+        to "small_wide", trained on synthetic house numbers, shipped in the package
+        and loaded offline), or fresh weights for an architecture preset ("small",
+        "small_wide", "seed", "goodfellow").
 
         >>> import kerasvhn
         >>> model = kerasvhn.MultiDigitNet.from_preset("small_synthetic")
         >>> model.preset
-        'small'
+        'small_wide'
         """
         if name in PRETRAINED:
             model = cls(PRETRAINED[name]["preset"], training_streams=PRETRAINED[name]["training_streams"], **kwargs)

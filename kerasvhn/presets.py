@@ -80,13 +80,16 @@ def preset_config(name):
 #: file (in kerasvhn/weights/) and the commands that reproduce it.
 PRETRAINED = {
     "small_synthetic": {
-        "preset": "small",
+        "preset": "small_wide",
         "weights": "small_synthetic.weights.h5",
         # Stage 1: crops around the number; stage 2: 15% of whole-photo framings too
         # (both on the generator of commit 1b81720, before images had purposes; stage
         # 2's weights are that commit's kerasvhn/weights/small_synthetic.weights.h5);
         # stage 3: today's generator (version 2: ten styles, camera effects); stages 4
-        # and 5: 300,000 new images of it each (train seeds 1 and 2), 2 epochs.
+        # and 5: 300,000 new images of it each (train seeds 1 and 2), 2 epochs; stage 6:
+        # stage 5 widened to small_wide (Net2WiderNet, kerasvhn.widening), then 250,000
+        # new images (train seed 3), 2 epochs. Stage 5's weights are commit 8076490's
+        # kerasvhn/weights/small_synthetic.weights.h5.
         "recipe": "KERAS_BACKEND=tensorflow kerasvhn train stage1.weights.h5 "
         "--preset small --count 100000 --epochs 14 --seed 0 --photo-share 0 && "
         "KERAS_BACKEND=tensorflow kerasvhn train stage2.weights.h5 "
@@ -95,12 +98,14 @@ PRETRAINED = {
         "--initial-weights stage2.weights.h5 --count 100000 --epochs 2 --seed 0 --learning-rate 5e-4 && "
         "KERAS_BACKEND=tensorflow kerasvhn train stage4.weights.h5 --preset small "
         "--initial-weights stage3.weights.h5 --count 300000 --epochs 2 --seed 1 --learning-rate 5e-4 && "
-        "KERAS_BACKEND=tensorflow kerasvhn train small_synthetic.weights.h5 --preset small "
-        "--initial-weights stage4.weights.h5 --count 300000 --epochs 2 --seed 2 --learning-rate 3e-4",
+        "KERAS_BACKEND=tensorflow kerasvhn train stage5.weights.h5 --preset small "
+        "--initial-weights stage4.weights.h5 --count 300000 --epochs 2 --seed 2 --learning-rate 3e-4 && "
+        "KERAS_BACKEND=tensorflow kerasvhn train small_synthetic.weights.h5 --preset small_wide "
+        "--widen-from stage5.weights.h5 --count 250000 --epochs 2 --seed 3 --learning-rate 3e-4",
         # Stages 1 and 2 drew from the streams [seed, index, split] of the generator
         # before purposes (training seeds 0 and 1, validation seeds 2 and 3): no
         # purpose-keyed stream can repeat them. Stage 3 drew purposes train and
-        # validation, seed 0; stage 4 the same purposes, seed 1; stage 5 seed 2.
+        # validation, seed 0; stage 4 the same purposes, seed 1; stage 5 seed 2; stage 6 seed 3.
         "training_streams": [
             *({"purpose": "legacy", "seed": seed, "split": "train", "count": count}
               for seed, count in ((0, 100_000), (2, 2_000), (1, 100_000), (3, 2_000))),
@@ -112,6 +117,9 @@ PRETRAINED = {
              "photo_share": 0.15},
             {"purpose": "train", "seed": 2, "split": "train", "count": 300_000, "generator": 2, "photo_share": 0.15},
             {"purpose": "validation", "seed": 2, "split": "train", "count": 2_000, "generator": 2,
+             "photo_share": 0.15},
+            {"purpose": "train", "seed": 3, "split": "train", "count": 250_000, "generator": 2, "photo_share": 0.15},
+            {"purpose": "validation", "seed": 3, "split": "train", "count": 2_000, "generator": 2,
              "photo_share": 0.15},
         ],
     },

@@ -32,8 +32,12 @@ def untrained():
 
 
 def test_shipped_weights_are_small_and_in_the_package():
+    """The reader's weights within 25 MB, the reader's and the locator's within 30 MB."""
+    from kerasvhn.locator_presets import pretrained_locator_path
+
     path = pretrained_weights_path("small_synthetic")
-    assert os.path.getsize(path) <= 10 * 1024 * 1024
+    assert os.path.getsize(path) <= 25 * 1000 * 1000
+    assert os.path.getsize(path) + os.path.getsize(pretrained_locator_path("locator_synthetic")) <= 30 * 1000 * 1000
     assert Path(path).parent.parent == Path(kerasvhn.__file__).parent
     assert "kerasvhn train" in PRETRAINED["small_synthetic"]["recipe"]
 
