@@ -1,6 +1,6 @@
 """Parameters and training / prediction throughput of each MultiDigitNet preset, per backend.
 
-    python bench/presets.py [--backends torch tensorflow jax] [--presets small seed goodfellow]
+    python bench/presets.py [--backends torch tensorflow jax] [--presets small small_wide seed goodfellow]
                             [--batch 64] [--json results.json]
 
 Each backend runs in its own process (TensorFlow and Triton cannot share one). A
@@ -18,7 +18,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from harness import machine_description, markdown_table, run_on_backend, time_per_call  # noqa: E402
 
-PRESETS = ("small", "seed", "goodfellow")
+PRESETS = ("small", "small_wide", "seed", "goodfellow")
 
 
 def measure(presets, batch):
