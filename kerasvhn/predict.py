@@ -18,11 +18,11 @@ Whole photos (a door, a facade) are read in two stages when a number locator is 
 hand (`locate`; kerasvhn.locator): the locator finds the numbers' boxes, each of the
 best MAX_BOXES is cropped with the paper's 30% margin (`framing.crop_box`) and read,
 and the number read in a box with the highest confidence times the box's score is the
-answer, with its `box` (left, top, width, height in the photo's pixels, upright). The whole frame is read first: a number
-read there with confidence WHOLE_FRAME_CONFIDENCE or more is the answer (a photo framed
-around its number, what the one-stage reader was trained on; such photos are not
-located unless every number is asked for), and so is its reading when no box holds a
-number (or the locator finds none).
+answer, with its `box` (left, top, width, height in the photo's pixels, upright). The
+whole frame is read first: a number read there with confidence WHOLE_FRAME_CONFIDENCE
+or more is the answer (a photo framed around its number, what the one-stage reader
+was trained on; such photos are not located unless every number is asked for), and so
+is its reading when no box holds a number (or the locator finds none).
 """
 
 import os

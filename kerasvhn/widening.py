@@ -90,10 +90,7 @@ def _check_compatible(narrow, wide):
         and narrow.max_digits == wide.max_digits
         and len(a["conv_layers"]) == len(b["conv_layers"])
         and len(a["dense_units"]) == len(b["dense_units"])
-        and all(
-            (x["kernel_size"], x.get("strides", 1), x.get("pool")) == (y["kernel_size"], y.get("strides", 1), y.get("pool"))
-            for x, y in zip(a["conv_layers"], b["conv_layers"])
-        )
+        and all(_shape_of(x) == _shape_of(y) for x, y in zip(a["conv_layers"], b["conv_layers"]))
     )
     if not same:
         raise ValueError("widening needs two models of the same layers (kernels, strides, pooling, input shape, "
@@ -107,6 +104,11 @@ def _check_compatible(narrow, wide):
     for model in (narrow, wide):
         if not model.built:
             raise ValueError("both models must be built")
+
+
+def _shape_of(conv_layer):
+    """A conv layer's config less its width."""
+    return conv_layer["kernel_size"], conv_layer.get("strides", 1), conv_layer.get("pool")
 
 
 def _mapping(old_units, new_units, rng):

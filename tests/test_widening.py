@@ -95,3 +95,10 @@ def test_train_widens_the_model_it_is_told_to_start_from(tmp_path):
     wide = _initial_model(args, "small_wide")
     assert wide.count_params() > 2 * narrow.count_params()
     assert [layer["filters"] for layer in wide.architecture["conv_layers"]] == [48, 96, 144, 192, 240]
+    # Bare weights without their config are read as the small network's.
+    bare = tmp_path / "bare.weights.h5"
+    narrow.save_weights(str(bare))
+    args.widen_from = str(bare)
+    again = _initial_model(args, "small_wide")
+    kernels = [np.asarray(model.get_layer("conv3").kernel) for model in (again, wide)]
+    np.testing.assert_array_equal(*kernels)

@@ -110,7 +110,7 @@ def _initial_model(args, preset):
         from kerasvhn.model import MultiDigitNet
         from kerasvhn.widening import widen_model
 
-        narrow = load_model(args.widen_from)
+        narrow = load_model(args.widen_from, preset="small")  # the architecture of a file without its config
         wide = widen_model(narrow, MultiDigitNet(preset or "small"), seed=args.seed or 0)
         print(f"widened {args.widen_from} ({narrow.count_params():,} parameters) to the {preset or 'small'} preset "
               f"({wide.count_params():,})")
