@@ -25,7 +25,7 @@ def widen_model(narrow, wide, seed=0, noise=0.01):
     takes over `narrow`'s training streams (its weights come from them).
 
     Args:
-        narrow, wide: built MultiDigitNets.
+        narrow, wide: MultiDigitNets.
         seed: which old units the new ones copy, and the noise.
         noise: the copies' incoming weights get Gaussian noise of this fraction of
             the layer's weights' standard deviation (0: exactly the same function).
@@ -46,34 +46,31 @@ def widen_model(narrow, wide, seed=0, noise=0.01):
     rng = np.random.default_rng(seed)
     conv_count = len(narrow.architecture["conv_layers"])
     dense_count = len(narrow.architecture["dense_units"])
-    # For each widened layer: new unit -> the old unit it copies, and each old unit's copies.
-    incoming = None  # (mapping, counts) of the layer feeding the current one
+    # What the layer being widened reads: (the old input unit behind each new input
+    # unit, the share each copy carries: 1 / that old unit's number of copies).
+    incoming = None
     for index in range(1, conv_count + 1):
         old, new = narrow.get_layer(f"conv{index}"), wide.get_layer(f"conv{index}")
         mapping = _mapping(old.filters, new.filters, rng)
         kernel = _numpy(old.kernel)
         if incoming is not None:
-            kernel = kernel[:, :, incoming[0], :] / incoming[1][incoming[0]][None, None, :, None]
-        kernel = _with_noise(kernel[..., mapping], old.filters, rng, noise)
-        new.kernel.assign(kernel)
+            kernel = kernel[:, :, incoming[0], :] * incoming[1][None, None, :, None]
+        new.kernel.assign(_with_noise(kernel[..., mapping], old.filters, rng, noise))
         for name in ("gamma", "beta", "moving_mean", "moving_variance"):
             getattr(new, name).assign(_numpy(getattr(old, name))[mapping])
-        incoming = (mapping, np.bincount(mapping, minlength=old.filters).astype(np.float32))
+        incoming = _copies(mapping, old.filters)
     # Flatten: each spatial position holds every channel, channels fastest.
-    positions = _numpy(narrow.get_layer("dense1").kernel).shape[0] // narrow.get_layer(f"conv{conv_count}").filters
-    old_channels = narrow.get_layer(f"conv{conv_count}").filters
-    rows = (np.arange(positions)[:, None] * old_channels + incoming[0][None, :]).reshape(-1)
-    row_scale = np.tile(1.0 / incoming[1][incoming[0]], positions)
-    incoming = (rows, row_scale)
+    channels = narrow.get_layer(f"conv{conv_count}").filters
+    positions = narrow.get_layer("dense1" if dense_count else "length").kernel.shape[0] // channels
+    incoming = ((np.arange(positions)[:, None] * channels + incoming[0][None, :]).reshape(-1),
+                np.tile(incoming[1], positions))
     for index in range(1, dense_count + 1):
         old, new = narrow.get_layer(f"dense{index}"), wide.get_layer(f"dense{index}")
-        units = old.units
-        mapping = _mapping(units, new.units, rng)
+        mapping = _mapping(old.units, new.units, rng)
         kernel = _numpy(old.kernel)[incoming[0]] * incoming[1][:, None]
-        new.kernel.assign(_with_noise(kernel[:, mapping], units, rng, noise))
+        new.kernel.assign(_with_noise(kernel[:, mapping], old.units, rng, noise))
         new.bias.assign(_numpy(old.bias)[mapping])
-        counts = np.bincount(mapping, minlength=units).astype(np.float32)
-        incoming = (mapping, 1.0 / counts[mapping])
+        incoming = _copies(mapping, old.units)
     for name in ("length", "digit_logits"):
         old, new = narrow.get_layer(name), wide.get_layer(name)
         new.kernel.assign(_numpy(old.kernel)[incoming[0]] * incoming[1][:, None])
@@ -101,9 +98,6 @@ def _check_compatible(narrow, wide):
         raise ValueError("the wide model has fewer filters or units than the narrow one somewhere; "
                          f"narrow {[x['filters'] for x in a['conv_layers']]} + {a['dense_units']}, "
                          f"wide {[x['filters'] for x in b['conv_layers']]} + {b['dense_units']}")
-    for model in (narrow, wide):
-        if not model.built:
-            raise ValueError("both models must be built")
 
 
 def _shape_of(conv_layer):
@@ -115,6 +109,12 @@ def _mapping(old_units, new_units, rng):
     """Unit j of the wider layer copies old unit mapping[j]: the old units in order,
     then random ones."""
     return np.concatenate([np.arange(old_units), rng.integers(0, old_units, new_units - old_units)])
+
+
+def _copies(mapping, old_units):
+    """(mapping, the share of its old unit each new unit carries)."""
+    counts = np.bincount(mapping, minlength=old_units).astype(np.float32)
+    return mapping, 1.0 / counts[mapping]
 
 
 def _with_noise(kernel, old_units, rng, noise):

@@ -431,7 +431,6 @@ def test_a_box_reading_is_ranked_by_its_confidence_times_the_box_score():
     assert answer[0].confidence == pytest.approx(float(chances[1]), abs=1e-5)  # the reading's own probability
     # A less sure first box: now the surer reading wins.
     assert chances[1] * 0.5 < chances[2] * 0.31
-    logits = _logits_for([("", 1.0), ("17", 3.0), ("44", 5.0)])
     (answer,) = read_photos_located(ScriptedModel(logits), _Boxes(Box(10, 10, 30, 20, 0.5), doubtful_box), [photo])
     assert [r.number for r in answer] == ["44", "17"]
 

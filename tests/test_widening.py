@@ -53,6 +53,12 @@ def test_a_widened_model_reads_as_the_narrow_one(images):
     assert all(any(np.array_equal(new[..., j], old[..., k]) for k in range(6)) for j in range(6, 9))
 
 
+def test_a_model_without_dense_layers_widens_too(images):
+    narrow = trained_looking(MultiDigitNet("small", **dict(NARROW, dense_units=[])))
+    wide = widen_model(narrow, MultiDigitNet("small", **dict(WIDE, dense_units=[])), noise=0)
+    np.testing.assert_allclose(outputs(wide, images), outputs(narrow, images), atol=1e-4, rtol=1e-4)
+
+
 def test_noise_sets_the_copies_apart_and_keeps_the_reading_close(images):
     narrow = trained_looking(MultiDigitNet("small", **NARROW))
     exact = widen_model(narrow, MultiDigitNet("small", **WIDE), seed=3, noise=0)
