@@ -88,8 +88,9 @@ PRETRAINED = {
         # stage 3: today's generator (version 2: ten styles, camera effects); stages 4
         # and 5: 300,000 new images of it each (train seeds 1 and 2), 2 epochs; stage 6:
         # stage 5 widened to small_wide (Net2WiderNet, kerasvhn.widening), then 250,000
-        # new images (train seed 3), 2 epochs. Stage 5's weights are commit 8076490's
-        # kerasvhn/weights/small_synthetic.weights.h5.
+        # new images (train seed 3), 2 epochs; stage 7: 300,000 new images (train seed
+        # 4), 2 epochs. Stage 5's weights are commit 8076490's, stage 6's commit
+        # 5dd9fd0's kerasvhn/weights/small_synthetic.weights.h5.
         "recipe": "KERAS_BACKEND=tensorflow kerasvhn train stage1.weights.h5 "
         "--preset small --count 100000 --epochs 14 --seed 0 --photo-share 0 && "
         "KERAS_BACKEND=tensorflow kerasvhn train stage2.weights.h5 "
@@ -100,12 +101,15 @@ PRETRAINED = {
         "--initial-weights stage3.weights.h5 --count 300000 --epochs 2 --seed 1 --learning-rate 5e-4 && "
         "KERAS_BACKEND=tensorflow kerasvhn train stage5.weights.h5 --preset small "
         "--initial-weights stage4.weights.h5 --count 300000 --epochs 2 --seed 2 --learning-rate 3e-4 && "
+        "KERAS_BACKEND=tensorflow kerasvhn train stage6.weights.h5 --preset small_wide "
+        "--widen-from stage5.weights.h5 --count 250000 --epochs 2 --seed 3 --learning-rate 3e-4 && "
         "KERAS_BACKEND=tensorflow kerasvhn train small_synthetic.weights.h5 --preset small_wide "
-        "--widen-from stage5.weights.h5 --count 250000 --epochs 2 --seed 3 --learning-rate 3e-4",
+        "--initial-weights stage6.weights.h5 --count 300000 --epochs 2 --seed 4 --learning-rate 3e-4",
         # Stages 1 and 2 drew from the streams [seed, index, split] of the generator
         # before purposes (training seeds 0 and 1, validation seeds 2 and 3): no
         # purpose-keyed stream can repeat them. Stage 3 drew purposes train and
-        # validation, seed 0; stage 4 the same purposes, seed 1; stage 5 seed 2; stage 6 seed 3.
+        # validation, seed 0; stage 4 the same purposes, seed 1; stage 5 seed 2; stage 6 seed 3;
+        # stage 7 seed 4.
         "training_streams": [
             *({"purpose": "legacy", "seed": seed, "split": "train", "count": count}
               for seed, count in ((0, 100_000), (2, 2_000), (1, 100_000), (3, 2_000))),
@@ -120,6 +124,9 @@ PRETRAINED = {
              "photo_share": 0.15},
             {"purpose": "train", "seed": 3, "split": "train", "count": 250_000, "generator": 2, "photo_share": 0.15},
             {"purpose": "validation", "seed": 3, "split": "train", "count": 2_000, "generator": 2,
+             "photo_share": 0.15},
+            {"purpose": "train", "seed": 4, "split": "train", "count": 300_000, "generator": 2, "photo_share": 0.15},
+            {"purpose": "validation", "seed": 4, "split": "train", "count": 2_000, "generator": 2,
              "photo_share": 0.15},
         ],
     },
