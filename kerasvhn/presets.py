@@ -113,21 +113,10 @@ PRETRAINED = {
         "training_streams": [
             *({"purpose": "legacy", "seed": seed, "split": "train", "count": count}
               for seed, count in ((0, 100_000), (2, 2_000), (1, 100_000), (3, 2_000))),
-            {"purpose": "train", "seed": 0, "split": "train", "count": 100_000, "generator": 2, "photo_share": 0.15},
-            {"purpose": "validation", "seed": 0, "split": "train", "count": 2_000, "generator": 2,
-             "photo_share": 0.15},
-            {"purpose": "train", "seed": 1, "split": "train", "count": 300_000, "generator": 2, "photo_share": 0.15},
-            {"purpose": "validation", "seed": 1, "split": "train", "count": 2_000, "generator": 2,
-             "photo_share": 0.15},
-            {"purpose": "train", "seed": 2, "split": "train", "count": 300_000, "generator": 2, "photo_share": 0.15},
-            {"purpose": "validation", "seed": 2, "split": "train", "count": 2_000, "generator": 2,
-             "photo_share": 0.15},
-            {"purpose": "train", "seed": 3, "split": "train", "count": 250_000, "generator": 2, "photo_share": 0.15},
-            {"purpose": "validation", "seed": 3, "split": "train", "count": 2_000, "generator": 2,
-             "photo_share": 0.15},
-            {"purpose": "train", "seed": 4, "split": "train", "count": 300_000, "generator": 2, "photo_share": 0.15},
-            {"purpose": "validation", "seed": 4, "split": "train", "count": 2_000, "generator": 2,
-             "photo_share": 0.15},
+            *({"purpose": purpose, "seed": seed, "split": "train", "count": count if purpose == "train" else 2_000,
+               "generator": 2, "photo_share": 0.15}
+              for seed, count in ((0, 100_000), (1, 300_000), (2, 300_000), (3, 250_000), (4, 300_000))
+              for purpose in ("train", "validation")),
         ],
     },
 }
