@@ -58,15 +58,36 @@ def evaluate_model(model, images, labels, batch_size=256):
     }
 
 
+def accuracy_by(groups, scores):
+    """Whole-number accuracy per group: {group: {"count", "accuracy"}}, the groups in
+    first-seen order; `groups` names each image's group (say its style), in the order
+    of evaluate_model's scores.
+
+    >>> accuracy_by(["a", "b", "a"], {"numbers": ["1", "2", "3"], "truth": ["1", "0", "0"]})
+    {'a': {'count': 2, 'accuracy': 0.5}, 'b': {'count': 1, 'accuracy': 0.0}}
+    """
+    if len(groups) != len(scores["numbers"]):
+        raise ValueError(f"{len(groups)} groups for {len(scores['numbers'])} images")
+    tally = {}
+    for group, number, truth in zip(groups, scores["numbers"], scores["truth"]):
+        count, right = tally.get(group, (0, 0))
+        tally[group] = (count + 1, right + (number == truth))
+    return {group: {"count": count, "accuracy": right / count} for group, (count, right) in tally.items()}
+
+
 def summary_lines(scores, what="test set"):
-    """The report lines of evaluate_model's scores."""
-    return [
+    """The report lines of evaluate_model's scores (and of "by_style", when there)."""
+    lines = [
         f"{what}: {scores['count']} images, centred 54x54 crops",
         f"whole-number accuracy: {100 * scores['whole_number_accuracy']:.1f}%",
         f"per-digit accuracy: {100 * scores['per_digit_accuracy']:.1f}%",
         f"coverage at 98% accuracy: {100 * scores['coverage_at_98']:.1f}%",
         "by length: " + by_length_text(scores),
     ]
+    if scores.get("by_style"):
+        lines.append("by style: " + ", ".join(f"{name} {100 * row['accuracy']:.1f}% ({row['count']})"
+                                              for name, row in sorted(scores["by_style"].items())))
+    return lines
 
 
 def by_length_text(scores):

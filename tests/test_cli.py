@@ -108,6 +108,14 @@ def test_train_then_evaluate(tmp_path, capsys):
     scores = json.loads(capsys.readouterr().out)
     assert scores["count"] == 16 and 0 <= scores["whole_number_accuracy"] <= 1
     assert sum(row["count"] for row in scores["by_length"].values()) == 16
+    assert sum(row["count"] for row in scores["by_style"].values()) == 16
+    assert main(["evaluate", "--model", str(path), "--synthetic", "6", "--style", "vertical", "--style", "stencil=0.5",
+                 "--style", "tile=0", "--json"]) == 0
+    scores = json.loads(capsys.readouterr().out)
+    assert set(scores["by_style"]) <= {"vertical", "stencil"} and scores["count"] == 6
+    assert "'tile': 0.0" in scores["data"]
+    assert main(["evaluate", "--model", str(path), "--data", str(tmp_path / "test.h5"), "--style", "vertical"]) == 1
+    assert "--style applies to --synthetic only" in capsys.readouterr().err
     # A second stage from the first one's weights, as the shipped model's recipe does.
     again = tmp_path / "again.weights.h5"
     argv = ["train", str(again), "--initial-weights", str(path), "--count", "32", "--epochs", "1",

@@ -4,15 +4,18 @@ folder of labelled photos."""
 import json
 from pathlib import Path
 
-from kerasvhn.commands.arguments import add_model_arguments, add_synthetic_arguments, int_at_least, probability
+from kerasvhn.commands.arguments import (add_look_arguments, add_model_arguments, add_synthetic_arguments, int_at_least,
+                                         looks, probability)
 
+SYNTHETIC_OPTIONS = ("style", "effect", "no_degradations")
 PHOTO_OPTIONS = ("tta", "adapt_bn", "out", "min_confidence", "locator", "no_locate", "min_score")
 
 HELP = "score a model: whole-number and per-digit accuracy, coverage at 98%%, accuracy by length"
 DESCRIPTION = (
     "Reads a prepared split (.h5 from `kerasvhn prepare`), freshly rendered synthetic numbers or a folder of "
     "labelled photos and prints the model's accuracy. Synthetic images are drawn for evaluation (purpose 'test' by "
-    "default); a purpose and seed the model was trained on is refused. --photos DIR reads each photo listed in "
+    "default); a purpose and seed the model was trained on is refused; their accuracy is also given by style "
+    "(the kind of house number: plate, stencil, vertical, ...), and --style / --effect draw only some looks. --photos DIR reads each photo listed in "
     "DIR/labels.csv (columns file, number and optionally framing: tight or loose, tight when missing) as "
     "`kerasvhn predict` does: in two stages when a number locator is at hand (the shipped one when installed, or "
     "--locator), and whole as well, for comparison; it reports whole-number accuracy by framing and length, lists "
@@ -20,7 +23,7 @@ DESCRIPTION = (
     "error line and a miss (exit status 1)."
 )
 SCORES = ("count", "whole_number_accuracy", "per_digit_accuracy", "coverage_at_98", "predict_images_per_s",
-          "by_length")
+          "by_length", "by_style")
 
 
 def add_arguments(parser):
@@ -33,6 +36,7 @@ def add_arguments(parser):
     parser.add_argument("--photo-share", type=probability, default=None,
                         help="with --synthetic: share of images framed like a whole street photo (default: 0.15)")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of lines")
+    add_look_arguments(parser.add_argument_group("with --synthetic: the generator's looks"))
     photos = parser.add_argument_group("with --photos")
     photos.add_argument("--tta", action="store_true",
                         help="test-time augmentation: average the model's probabilities over 6 views of each photo "
@@ -54,11 +58,14 @@ def add_arguments(parser):
 
 def run(args):
     from kerasvhn.commands.arguments import load_model_argument
-    from kerasvhn.evaluate import evaluate_model, summary_lines
+    from kerasvhn.evaluate import accuracy_by, evaluate_model, summary_lines
 
     misused = [name for name in PHOTO_OPTIONS if getattr(args, name) not in (None, False)]
     if args.photos is None and misused:
         raise ValueError(f"--{misused[0].replace('_', '-')} applies to --photos only")
+    misused = [name for name in SYNTHETIC_OPTIONS if getattr(args, name) not in (None, False)]
+    if args.synthetic is None and misused:
+        raise ValueError(f"--{misused[0].replace('_', '-')} applies to --synthetic only")
     model = load_model_argument(args)
     if args.photos is not None:
         return _photos(args, model)
@@ -68,10 +75,12 @@ def run(args):
         images, labels = read_split(args.data)
         what = str(args.data)
     else:
-        images, labels, what = _synthetic(args, model)
+        images, labels, what, styles = _synthetic(args, model)
     scores = evaluate_model(model, images, labels)
+    if args.synthetic is not None:
+        scores["by_style"] = accuracy_by(styles, scores)
     if args.json:
-        print(json.dumps({"data": what, **{key: scores[key] for key in SCORES}}))
+        print(json.dumps({"data": what, **{key: scores[key] for key in SCORES if key in scores}}))
     else:
         for line in summary_lines(scores, what):
             print(line)
@@ -83,11 +92,15 @@ def _synthetic(args, model):
 
     check_unseen(getattr(model, "training_streams", None), args.purpose, args.seed, args.split)
     photo_share = PHOTO_SHARE if args.photo_share is None else args.photo_share
+    styles, effects = looks(args)
+    traces = []
     images, labels = render_numbers(args.synthetic, seed=args.seed, split=args.split, workers=2,
-                                    purpose=args.purpose, lengths=args.lengths, photo_share=photo_share)
+                                    purpose=args.purpose, lengths=args.lengths, photo_share=photo_share,
+                                    traces=traces, styles=styles, effects=effects)
     what = (f"{args.synthetic} synthetic images (purpose {args.purpose}, seed {args.seed}, {args.split} fonts, "
-            f"{args.lengths} lengths, photo share {photo_share})")
-    return images, labels, what
+            f"{args.lengths} lengths, photo share {photo_share}"
+            + (f", styles {styles}" if styles else "") + (f", effects {effects}" if effects else "") + ")")
+    return images, labels, what, [trace["style"] for trace in traces]
 
 
 def _photos(args, model):
