@@ -12,7 +12,11 @@ A photo of any size is resized, keeping its aspect ratio, so that its long side 
 the locator's `input_size` (512 for "locator_small"), padded at the right and bottom
 to a square by repeating its edge pixels, and read in one pass, then once more at each
 other of its `scales` (half the size for "locator_small": numbers wider than the
-training windows, in photos framed around them, fit there); boxes come back in the
+training windows, in photos framed around them, fit there), and once at its `zoom`
+(twice the size for "locator_small"), whose boxes are kept only when small (under 5%
+of the photo's width: numbers the other readings give too few pixels) and sure (a
+score of 0.5 or more), as SNIP (Singh and Davis 2018) gives each scale the sizes it
+reads well; boxes come back in the
 photo's own pixels (`Box`: left, top, width, height, score), divided by the exact
 factors the resize used (`fit_photo`). Peaks of the heat map (3x3 local maxima above
 `min_score`) are the numbers; overlapping boxes (IoU above 0.5), within a scale and
@@ -51,7 +55,7 @@ MIN_SCORE = 0.3
 #: Boxes overlapping a better one by more than this IoU are dropped.
 NMS_IOU = 0.5
 
-_ARCHITECTURE_KEYS = ("input_size", "backbone", "neck", "head", "scales")
+_ARCHITECTURE_KEYS = ("input_size", "backbone", "neck", "head", "scales", "zoom")
 
 
 class Box(NamedTuple):
@@ -79,6 +83,10 @@ class NumberLocator(keras.Model):
     Args:
         preset: an architecture of LOCATOR_PRESETS ("locator_small").
         input_size, backbone, neck, head, scales: override the preset's.
+        zoom: override the preset's larger reading: [factor, max_width, min_score]
+            (boxes narrower than max_width of the photo, scoring at least
+            min_score, are kept from a reading at factor x input_size), or [] for
+            none.
         min_score: the default least score of `locate`.
         fused: passed to every ConvBNReLU ("auto", True or False).
         training_streams: the synthetic photos the weights were trained on
@@ -94,14 +102,20 @@ class NumberLocator(keras.Model):
     """
 
     def __init__(self, preset="locator_small", input_size=None, backbone=None, neck=None, head=None, scales=None,
-                 min_score=MIN_SCORE, fused="auto", training_streams=None, **kwargs):
+                 zoom=None, min_score=MIN_SCORE, fused="auto", training_streams=None, **kwargs):
         config = locator_preset_config(preset)
-        overrides = {"input_size": input_size, "backbone": backbone, "neck": neck, "head": head, "scales": scales}
+        overrides = {"input_size": input_size, "backbone": backbone, "neck": neck, "head": head, "scales": scales,
+                     "zoom": zoom}
         config.update({k: v for k, v in overrides.items() if v is not None})
         config["backbone"] = [[int(f), int(s)] for f, s in config["backbone"]]
         config["scales"] = [float(v) for v in config.get("scales", [1.0])]
         if not config["scales"] or not all(0 < v <= 4 for v in config["scales"]):
             raise ValueError(f"scales must be a non-empty list of factors in (0, 4], got {config['scales']}")
+        config["zoom"] = [float(v) for v in config.get("zoom") or []]
+        if config["zoom"] and not (len(config["zoom"]) == 3 and 0 < config["zoom"][0] <= 4
+                                   and 0 < config["zoom"][1] <= 1 and 0 <= config["zoom"][2] < 1):
+            raise ValueError("zoom must be [] or [factor in (0, 4], max_width in (0, 1], min_score in [0, 1)], "
+                             f"got {config['zoom']}")
         if int(np.prod([s for _, s in config["backbone"]])) != 32:
             raise ValueError(f"the backbone's strides must multiply to 32, got {config['backbone']}")
         if config["input_size"] % 32 or config["input_size"] < 32:
@@ -134,6 +148,7 @@ class NumberLocator(keras.Model):
         self.architecture = config
         self.input_size = config["input_size"]
         self.scales = config["scales"]
+        self.zoom = config["zoom"]
         self.min_score = float(min_score)
         self.fused = fused
         self.training_streams = None if training_streams is None else [dict(s) for s in training_streams]
@@ -197,7 +212,11 @@ class NumberLocator(keras.Model):
         images = [load_image(image) for image in images]
         min_score = self.min_score if min_score is None else float(min_score)
         found = [[] for _ in images]
-        for size in self.input_sizes():
+        readings = [(size, min_score, 1.0) for size in self.input_sizes()]
+        if self.zoom:
+            factor, max_width, zoom_score = self.zoom
+            readings.append((_side(self.input_size * factor), max(min_score, zoom_score), max_width))
+        for size, least, max_width in readings:
             for begin in range(0, len(images), batch_size):
                 chunk = images[begin : begin + batch_size]
                 fitted = [fit_photo(image, size) for image in chunk]
@@ -207,14 +226,20 @@ class NumberLocator(keras.Model):
                 for k, (_, scale) in enumerate(fitted):
                     width, height = chunk[k].size
                     valid = (round(width * scale[0]), round(height * scale[1]))
-                    boxes = decode_boxes(heat[k], box[k], min_score, max_boxes, valid=valid)
-                    found[begin + k] += boxes_in_photo(boxes, scale, chunk[k].size)
+                    boxes = decode_boxes(heat[k], box[k], least, max_boxes, valid=valid)
+                    found[begin + k] += [b for b in boxes_in_photo(boxes, scale, chunk[k].size)
+                                         if b.width < max_width * width or max_width >= 1.0]
         return [_best(boxes, max_boxes) for boxes in found]
 
     def input_sizes(self):
         """The sides photos are read at: input_size times each of the scales, in
-        multiples of 32."""
-        return [max(32, int(round(self.input_size * scale / 32)) * 32) for scale in self.scales]
+        multiples of 32 (the zoom's reading not included)."""
+        return [_side(self.input_size * scale) for scale in self.scales]
+
+
+def _side(size):
+    """A reading's side: size rounded to a multiple of 32, at least 32."""
+    return max(32, int(round(size / 32)) * 32)
 
 
 def _best(boxes, max_boxes):

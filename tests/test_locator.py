@@ -190,6 +190,52 @@ def test_boxes_of_a_rotated_phone_photo_are_in_its_upright_pixels(tiny, tmp_path
     np.testing.assert_allclose(plain[:4], (60, 250, 120, 40), atol=1.5)  # to a resized pixel (x1.28)
 
 
+class _BySize:
+    """Stand-in network outputs with one peak per input side: {side: (row, col,
+    (dx, dy, width, height) in cells, logit)}; no peak at other sides."""
+
+    def __init__(self, peaks):
+        self.peaks, self.sides = peaks, []
+
+    def __call__(self, images):
+        count, height, width = images.shape[:3]
+        self.sides.append(height)
+        heat = np.full((count, height // 8, width // 8, 1), -10.0)
+        box = np.zeros((count, height // 8, width // 8, 4))
+        if height in self.peaks:
+            row, col, (dx, dy, w, h), logit = self.peaks[height]
+            heat[:, row, col] = logit
+            box[:, row, col] = (dx, dy, np.log(w), np.log(h))
+        return {"heat": heat, "box": box}
+
+
+@pytest.mark.parametrize("zoom_box, logit, kept", [
+    ((0.0, 0.0, 2.0, 1.0), 2.0, True),  # 16 of 512 input pixels: 31 of 1000 (3.1% < 5%), score 0.88
+    ((0.0, 0.0, 4.0, 1.0), 2.0, False),  # 62 of 1000: too wide for the zoom
+    ((0.0, 0.0, 2.0, 1.0), -0.5, False),  # score 0.38: under the zoom's 0.5, whatever min_score asks
+])
+def test_the_zoom_adds_only_small_sure_boxes(monkeypatch, zoom_box, logit, kept):
+    locator = NumberLocator("locator_tiny", input_size=256, zoom=[2.0, 0.05, 0.5])
+    peaks = _BySize({512: (20, 30, zoom_box, logit)})
+    monkeypatch.setattr(locator, "predict_on_batch", peaks)
+    found = locator.locate(np.zeros((750, 1000, 3), np.uint8), min_score=0.1)[0]
+    assert peaks.sides == [256, 512]  # the usual reading, then the zoom's
+    if kept:
+        (box,) = found
+        np.testing.assert_allclose(box[:4], ((30.5 - 1) * 8 / 0.512, (20.5 - 0.5) * 8 / 0.512, 16 / 0.512,
+                                             8 / 0.512), rtol=1e-12)
+    else:
+        assert found == []
+    # Any box of the usual readings is kept, however wide; no zoom, no second reading.
+    plain = NumberLocator("locator_tiny", input_size=256, zoom=[])
+    peaks = _BySize({256: (10, 15, (0.0, 0.0, 8.0, 2.0), 2.0)})
+    monkeypatch.setattr(plain, "predict_on_batch", peaks)
+    (wide,) = plain.locate(np.zeros((750, 1000, 3), np.uint8), min_score=0.1)[0]
+    assert peaks.sides == [256] and wide.width == pytest.approx(64 / 0.256)
+    with pytest.raises(ValueError, match="zoom must be"):
+        NumberLocator("locator_tiny", zoom=[2.0, 0.05])
+
+
 def test_boxes_are_clipped_to_the_photo_and_empty_ones_dropped():
     boxes = boxes_in_photo([(-10, -5, 30, 20, 0.9), (600, 600, 700, 700, 0.8)], (0.5, 0.5), (400, 300))
     assert boxes == [Box(0.0, 0.0, 60.0, 40.0, 0.9)]
@@ -209,7 +255,7 @@ def test_outputs_have_the_grids_shape_on_any_photo_shape(tiny):
 
 @pytest.mark.parametrize("suffix", [".keras", ".weights.h5"])
 def test_a_saved_locator_loads_with_its_config_and_weights(tmp_path, suffix):
-    locator = NumberLocator("locator_tiny", input_size=128, min_score=0.4,
+    locator = NumberLocator("locator_tiny", input_size=128, min_score=0.4, zoom=[1.5, 0.1, 0.6],
                             training_streams=[{"purpose": "train", "seed": 3, "split": "train", "count": 9}])
     x = np.random.default_rng(1).random((1, 128, 128, 3)).astype(np.float32)
     path = tmp_path / f"locator{suffix}"
@@ -217,6 +263,8 @@ def test_a_saved_locator_loads_with_its_config_and_weights(tmp_path, suffix):
     loaded = load_locator(str(path))
     assert isinstance(loaded, NumberLocator)
     assert (loaded.input_size, loaded.min_score, loaded.training_streams) == (128, 0.4, locator.training_streams)
+    assert loaded.zoom == [1.5, 0.1, 0.6] and NumberLocator.from_config(NumberLocator("locator_small").get_config()).zoom
+    assert NumberLocator.from_config(NumberLocator("locator_small", zoom=[]).get_config()).zoom == []
     for key in ("heat", "box"):
         np.testing.assert_allclose(keras.ops.convert_to_numpy(loaded.predict_on_batch(x)[key]),
                                    keras.ops.convert_to_numpy(locator.predict_on_batch(x)[key]), atol=1e-5)
