@@ -77,7 +77,8 @@ def readers_of(model, engines, images, locator=None):
     if locator is not None:
         readers[TWO_STAGES] = (
             lambda i: read_photos_located(model, locator, [images[i]], every=False)[0][0].number, "number",
-            f"whole photo read whole, then at {locator.input_size} px by the locator unless read surely")
+            f"whole photo read whole, then by the locator at {'/'.join(str(s) for s in locator.reading_sides())} px "
+            "unless read surely")
     for name, engine in engines.items():
         readers[f"{name} recogniser"] = (lambda i, e=engine: e.recognise(bgr(images[i])), "text",
                                          "whole photo, native size")

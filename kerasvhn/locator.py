@@ -214,8 +214,8 @@ class NumberLocator(keras.Model):
         found = [[] for _ in images]
         readings = [(size, min_score, 1.0) for size in self.input_sizes()]
         if self.zoom:
-            factor, max_width, zoom_score = self.zoom
-            readings.append((_side(self.input_size * factor), max(min_score, zoom_score), max_width))
+            _, max_width, zoom_score = self.zoom
+            readings.append((self.reading_sides()[-1], max(min_score, zoom_score), max_width))
         for size, least, max_width in readings:
             for begin in range(0, len(images), batch_size):
                 chunk = images[begin : begin + batch_size]
@@ -235,6 +235,10 @@ class NumberLocator(keras.Model):
         """The sides photos are read at: input_size times each of the scales, in
         multiples of 32 (the zoom's reading not included)."""
         return [_side(self.input_size * scale) for scale in self.scales]
+
+    def reading_sides(self):
+        """Every side a photo is read at: input_sizes(), then the zoom's (if any)."""
+        return self.input_sizes() + ([_side(self.input_size * self.zoom[0])] if self.zoom else [])
 
 
 def _side(size):

@@ -219,7 +219,7 @@ def test_the_zoom_adds_only_small_sure_boxes(monkeypatch, zoom_box, logit, kept)
     peaks = _BySize({512: (20, 30, zoom_box, logit)})
     monkeypatch.setattr(locator, "predict_on_batch", peaks)
     found = locator.locate(np.zeros((750, 1000, 3), np.uint8), min_score=0.1)[0]
-    assert peaks.sides == [256, 512]  # the usual reading, then the zoom's
+    assert peaks.sides == locator.reading_sides() == [256, 512]  # the usual reading, then the zoom's
     if kept:
         (box,) = found
         np.testing.assert_allclose(box[:4], ((30.5 - 1) * 8 / 0.512, (20.5 - 0.5) * 8 / 0.512, 16 / 0.512,
@@ -231,7 +231,7 @@ def test_the_zoom_adds_only_small_sure_boxes(monkeypatch, zoom_box, logit, kept)
     peaks = _BySize({256: (10, 15, (0.0, 0.0, 8.0, 2.0), 2.0)})
     monkeypatch.setattr(plain, "predict_on_batch", peaks)
     (wide,) = plain.locate(np.zeros((750, 1000, 3), np.uint8), min_score=0.1)[0]
-    assert peaks.sides == [256] and wide.width == pytest.approx(64 / 0.256)
+    assert peaks.sides == plain.reading_sides() == [256] and wide.width == pytest.approx(64 / 0.256)
     with pytest.raises(ValueError, match="zoom must be"):
         NumberLocator("locator_tiny", zoom=[2.0, 0.05])
 
