@@ -212,7 +212,8 @@ class NumberLocator(keras.Model):
         images = [load_image(image) for image in images]
         min_score = self.min_score if min_score is None else float(min_score)
         found = [[] for _ in images]
-        readings = [(size, min_score, 1.0) for size in self.input_sizes()]
+        # (side, least score, widest box kept as a share of the photo's width or None)
+        readings = [(size, min_score, None) for size in self.input_sizes()]
         if self.zoom:
             _, max_width, zoom_score = self.zoom
             readings.append((self.reading_sides()[-1], max(min_score, zoom_score), max_width))
@@ -228,7 +229,7 @@ class NumberLocator(keras.Model):
                     valid = (round(width * scale[0]), round(height * scale[1]))
                     boxes = decode_boxes(heat[k], box[k], least, max_boxes, valid=valid)
                     found[begin + k] += [b for b in boxes_in_photo(boxes, scale, chunk[k].size)
-                                         if b.width < max_width * width or max_width >= 1.0]
+                                         if max_width is None or b.width < max_width * width]
         return [_best(boxes, max_boxes) for boxes in found]
 
     def input_sizes(self):

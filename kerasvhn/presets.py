@@ -76,15 +76,15 @@ def preset_config(name):
     return copy.deepcopy(PRESETS[name])
 
 
-#: Trained weights shipped inside the package: name -> architecture preset, weights
-#: file (in kerasvhn/weights/) and the commands that reproduce it.
-#: The style weights of small_synthetic's eighth stage: the defaults
-#: (kerasvhn.data.styles.DEFAULT_WEIGHTS) with vertical numbers at 2 (0.5) and stencils at
-#: 1 (0.5), the two styles it read worst (56% and 84% of 300 synthetic benchmark
-#: images each, against 88-99% for the others).
+#: The style weights of small_synthetic's eighth stage, written out as trained (a record,
+#: not tied to later defaults): kerasvhn.data.styles.DEFAULT_WEIGHTS with vertical numbers
+#: at 2 (0.5) and stencils at 1 (0.5), the two styles stage 7 read worst (56% and 84% of
+#: 300 synthetic benchmark images each, against 88-99% for the others).
 STAGE8_STYLES = {"classic": 3.0, "metal_plate": 1.5, "mounted": 1.5, "enamel": 1.0, "sign": 0.75, "tile": 0.5,
                  "glass": 0.5, "stencil": 1.0, "lightbox": 0.5, "vertical": 2.0}
 
+#: Trained weights shipped inside the package: name -> architecture preset, weights
+#: file (in kerasvhn/weights/) and the commands that reproduce it.
 PRETRAINED = {
     "small_synthetic": {
         "preset": "small_wide",
