@@ -180,8 +180,12 @@ class NumberLocator(keras.Model):
     def from_config(cls, config):
         return cls(**config)
 
-    def compile(self, optimizer="adam", **kwargs):
-        """Configures training with the locator's own loss (`locator_loss`)."""
+    def compile(self, optimizer="adam", iou_weight=0.0, **kwargs):
+        """Configures training with the locator's own loss (`locator_loss`);
+        iou_weight: the weight of its GIoU term on the boxes (0: L1 alone)."""
+        if not iou_weight >= 0:
+            raise ValueError(f"iou_weight must be at least 0, got {iou_weight!r}")
+        self.iou_weight = float(iou_weight)
         super().compile(optimizer=optimizer, loss=None, **kwargs)
 
     def get_compile_config(self):
@@ -189,7 +193,7 @@ class NumberLocator(keras.Model):
         return {}
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        loss = locator_loss(y, y_pred)
+        loss = locator_loss(y, y_pred, iou_weight=getattr(self, "iou_weight", 0.0))
         for extra in self.losses:
             loss = loss + ops.sum(ops.cast(extra, loss.dtype))
         return loss
@@ -350,7 +354,7 @@ def iou(a, b):
 # ----------------------------------------------------------------------------- the loss
 
 
-def locator_loss(y_true, y_pred, focal_alpha=2.0, focal_beta=4.0):
+def locator_loss(y_true, y_pred, focal_alpha=2.0, focal_beta=4.0, iou_weight=0.0):
     """CenterNet's focal loss on the heat map plus an L1 loss on the boxes.
 
     y_true: {"heat": (B, h, w, 1) targets in [0, 1] (1 at each centre's cell, a
@@ -359,7 +363,10 @@ def locator_loss(y_true, y_pred, focal_alpha=2.0, focal_beta=4.0):
     the width and height, in cells; not their logs) and the cell's weight in the box
     loss (0 far from any centre)}. y_pred: the model's outputs. The focal term is
     normalised by the number of centres; the box term, the absolute errors of the
-    offset and of the log width and height, by the total weight.
+    offset and of the log width and height, by the total weight. iou_weight > 0 adds
+    that weight times 1 - GIoU (Rezatofighi et al. 2019) of each cell's box against
+    the true one, normalised the same way: a term on the overlap itself, which is
+    what a box is judged by.
     """
     target = ops.cast(y_true["heat"], "float32")
     logits = ops.cast(y_pred["heat"], "float32")
@@ -380,8 +387,25 @@ def locator_loss(y_true, y_pred, focal_alpha=2.0, focal_beta=4.0):
     true_log_size = ops.log(ops.maximum(truth[..., 2:4], 1e-6))
     error = ops.sum(ops.abs(raw[..., 0:2] - truth[..., 0:2]), axis=-1) + ops.sum(
         ops.abs(raw[..., 2:4] - true_log_size), axis=-1)
+    if iou_weight:
+        error = error + iou_weight * (1.0 - giou(raw, truth))
     box = ops.sum(error * weight) / ops.maximum(ops.sum(weight), 1e-6)
     return focal + box
+
+
+def giou(raw, truth):
+    """The generalised IoU of predicted boxes (dx, dy, log w, log h) and true ones
+    (dx, dy, w, h), both in cells from the same cell's centre (tensors (..., 4+))."""
+    size = ops.exp(ops.clip(raw[..., 2:4], -6.0, 8.0))
+    true_size = ops.maximum(truth[..., 2:4], 1e-6)
+    low, high = raw[..., 0:2] - size / 2, raw[..., 0:2] + size / 2
+    true_low, true_high = truth[..., 0:2] - true_size / 2, truth[..., 0:2] + true_size / 2
+    overlap = ops.maximum(ops.minimum(high, true_high) - ops.maximum(low, true_low), 0.0)
+    inter = overlap[..., 0] * overlap[..., 1]
+    union = size[..., 0] * size[..., 1] + true_size[..., 0] * true_size[..., 1] - inter
+    hull = ops.maximum(high, true_high) - ops.minimum(low, true_low)
+    enclosing = hull[..., 0] * hull[..., 1]
+    return inter / ops.maximum(union, 1e-9) - (enclosing - union) / ops.maximum(enclosing, 1e-9)
 
 
 # ----------------------------------------------------------------------------- files

@@ -174,7 +174,7 @@ def training_window(rng, image, truth, size, crop):
 
 def train_locator(count=40_000, epochs=12, seed=0, *, validation_count=1_000, preset="locator_small",
                   batch_size=16, learning_rate=2e-3, crop=CROP, initial_model=None, workers=2, photos=None,
-                  stop_after=None, more=(), verbose="auto", callbacks=(), log=print):
+                  stop_after=None, more=(), iou_weight=0.0, verbose="auto", callbacks=(), log=print):
     """Trains a NumberLocator on freshly rendered synthetic photos.
 
     Args:
@@ -195,6 +195,8 @@ def train_locator(count=40_000, epochs=12, seed=0, *, validation_count=1_000, pr
             photos of purpose "train" drawn with that seed, after `count` of `seed`
             (more photos for a locator that already saw the first ones). With
             `photos` given, its training list holds them last.
+        iou_weight: the weight of the box loss's GIoU term (`locator_loss`; 0: L1
+            alone, as the shipped locator's first five runs).
         verbose, callbacks: as for `fit`; log: where the report lines go.
 
     Returns (locator, history dict). The locator's `training_streams` record the
@@ -238,7 +240,7 @@ def train_locator(count=40_000, epochs=12, seed=0, *, validation_count=1_000, pr
     batches = LocatorBatches(train_photos, locator.input_size, batch_size, training=True, crop=crop, seed=seed)
     validation = LocatorBatches(validation_photos, locator.input_size, batch_size, training=False)
     locator.compile(optimizer=keras.optimizers.Adam(
-        learning_rate=cosine_schedule(learning_rate, len(batches), epochs), clipnorm=5.0))
+        learning_rate=cosine_schedule(learning_rate, len(batches), epochs), clipnorm=5.0), iou_weight=iou_weight)
     log(f"training NumberLocator ({locator.count_params():,} parameters) on the {keras.backend.backend()} backend: "
         f"{len(batches)} batches of {batch_size} windows of {crop}x{crop} x {epochs} epochs"
         + ("" if stop_after is None else f" (stopping after {stop_after})"))

@@ -11,7 +11,7 @@ from PIL import Image
 import kerasvhn
 from kerasvhn.cli import main
 from kerasvhn.data.photo_scenes import render_encoded, render_photo
-from kerasvhn.locator import (Box, NumberLocator, boxes_in_photo, decode_boxes, fit_photo, iou, load_locator,
+from kerasvhn.locator import (Box, NumberLocator, boxes_in_photo, decode_boxes, fit_photo, giou, iou, load_locator,
                               locator_loss)
 from kerasvhn.locator_training import encode_targets, match, score_boxes, train_locator, training_window
 from kerasvhn.saving import save_model
@@ -98,6 +98,31 @@ def test_the_loss_is_small_for_the_truth_and_large_for_a_wrong_guess():
     good = float(locator_loss(y_true, {"heat": heat_logits[None], "box": right[None]}))
     bad = float(locator_loss(y_true, {"heat": -heat_logits[None], "box": (right * 0 + 2.0)[None]}))
     assert good < 0.05 < 5 < bad
+
+
+def test_giou_of_boxes_given_as_the_model_predicts_them():
+    """(dx, dy, log w, log h) against (dx, dy, w, h): equal boxes 1; a 2x1 box shifted by
+    half a cell 1.5 / 2.5; two unit boxes 5 cells apart 0 - 4/6 (their hull is 6 wide)."""
+    raw = np.array([[0, 0, np.log(2), 0], [0.5, 0, np.log(2), 0], [5, 0, 0, 0]], "float32")
+    truth = np.array([[0, 0, 2, 1, 1], [0, 0, 2, 1, 1], [0, 0, 1, 1, 1]], "float32")
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(giou(raw, truth)), [1.0, 0.6, -2 / 3], atol=1e-5)
+
+
+def test_the_iou_term_adds_nothing_for_the_truth_and_more_for_a_worse_box():
+    targets = encode_targets([(40, 16, 120, 48)], 64, 160)
+    heat_logits = np.where(targets["heat"] >= 0.999, 9.0, -9.0).astype("float32")[None]
+    box = targets["box"]
+    right = np.concatenate([box[..., :2], np.log(np.maximum(box[..., 2:4], 1e-6))], -1).astype("float32")
+    y_true = {"heat": targets["heat"][None], "box": box[None]}
+    for guess, extra in ((right, 0.0), (right + np.array([0, 0, -0.5, 0], "float32"), None)):
+        plain = float(locator_loss(y_true, {"heat": heat_logits, "box": guess[None]}))
+        with_iou = float(locator_loss(y_true, {"heat": heat_logits, "box": guess[None]}, iou_weight=2.0))
+        if extra == 0.0:
+            assert with_iou == pytest.approx(plain, abs=1e-4)
+        else:  # centred boxes 0.61 of the width: 1 - GIoU = 0.39 at every weighted cell
+            assert 2 * 0.3 < with_iou - plain < 2 * 0.45
+    with pytest.raises(ValueError, match="iou_weight"):
+        NumberLocator("locator_tiny").compile(iou_weight=-1.0)
 
 
 def test_greedy_matching_and_scores():
@@ -316,8 +341,9 @@ def small_photos():
 
 def test_train_locator_records_its_photos_and_reports_both_losses(small_photos):
     locator, history = train_locator(6, 1, validation_count=2, preset="locator_tiny", batch_size=3, crop=64,
-                                     photos=small_photos, verbose=0, log=lambda *a: None)
+                                     photos=small_photos, iou_weight=1.0, verbose=0, log=lambda *a: None)
     assert np.isfinite(history["loss"]).all() and np.isfinite(history["val_loss"]).all()
+    assert locator.iou_weight == 1.0
     assert [(s["purpose"], s["count"]) for s in locator.training_streams] == [("train", 6), ("validation", 2)]
 
 
@@ -392,3 +418,5 @@ def test_cli_train_locator_saves_and_scores(tmp_path, capsys):
     assert isinstance(load_locator(str(out)), NumberLocator)
     assert main(["train_locator", str(tmp_path / "x.h5")]) == 1
     assert "must end in .keras or .weights.h5" in capsys.readouterr().err
+    assert main(["train_locator", str(out), "--iou-loss", "-1"]) == 1
+    assert "--iou-loss must be at least 0" in capsys.readouterr().err

@@ -37,6 +37,8 @@ def add_arguments(parser):
     parser.add_argument("--learning-rate", type=float, default=2e-3, help="peak learning rate (default: %(default)s)")
     parser.add_argument("--crop", type=int_at_least(64), default=384,
                         help="side of the training windows, a multiple of 32 (default: %(default)s)")
+    parser.add_argument("--iou-loss", type=float, default=0.0, metavar="WEIGHT",
+                        help="add WEIGHT x (1 - GIoU) of each box to the L1 box loss (default: %(default)s, L1 alone)")
     parser.add_argument("--initial-weights", type=Path, default=None, metavar="PATH",
                         help="continue training this locator (.keras, or .weights.h5 with its .config.json)")
     parser.add_argument("--test-count", type=int_at_least(1), default=1_000,
@@ -48,6 +50,8 @@ def run(args):
     name = check_model_path(args.out)
     if args.stop_after is not None and args.stop_after > args.epochs:
         raise ValueError(f"--stop-after {args.stop_after} is more than --epochs {args.epochs}")
+    if not args.iou_loss >= 0:
+        raise ValueError(f"--iou-loss must be at least 0, got {args.iou_loss}")
     if args.crop % 32:
         raise ValueError(f"--crop must be a multiple of 32, got {args.crop}")
     from kerasvhn.locator import load_locator
@@ -58,7 +62,8 @@ def run(args):
     locator, history = train_locator(args.count, args.epochs, args.seed, validation_count=args.validation_count,
                                      preset=args.preset, batch_size=args.batch_size,
                                      learning_rate=args.learning_rate, crop=args.crop, initial_model=initial,
-                                     stop_after=args.stop_after, more=args.more_photos)
+                                     stop_after=args.stop_after, more=args.more_photos,
+                                     iou_weight=args.iou_loss)
     save_model(locator, name)
     scores = evaluate_locator(locator, args.test_count, seed=0, split="held_out", purpose="test")
     if args.json:
