@@ -37,6 +37,7 @@ import numpy as np
 from kerasvhn.framing import CROP, frame, frame_pixels
 from kerasvhn.predict import (MIN_CONFIDENCE, ImageError, load_image, model_outputs, read_frames, read_photos_located,
                               readings_of)
+from kerasvhn.vertical import prefer_unstacked
 
 LABELS = "labels.csv"
 FRAMINGS = ("tight", "loose")
@@ -220,11 +221,12 @@ def _copy_model(model):
 
 
 def read_photos(model, images, tta=False, batch_size=256, min_confidence=MIN_CONFIDENCE):
-    """Readings of RGB PIL images read whole: read_numbers' reading, or with tta
-    the average over `tta_views`."""
+    """Readings of RGB PIL images read whole: read_numbers' reading (tall photos
+    also unstacked, `kerasvhn.vertical`), or with tta the average over `tta_views`."""
     if tta:
         return read_with_tta(model, [tta_views(image) for image in images], batch_size, min_confidence)
-    return read_frames(model, _frames(images), batch_size, min_confidence)
+    readings = read_frames(model, _frames(images), batch_size, min_confidence)
+    return prefer_unstacked(model, images, [None] * len(images), readings, batch_size, min_confidence)
 
 
 def _frames(images):

@@ -23,6 +23,10 @@ whole frame is read first: a number read there with confidence WHOLE_FRAME_CONFI
 or more is the answer (a photo framed around its number, what the one-stage reader
 was trained on; such photos are not located unless every number is asked for), and so
 is its reading when no box holds a number (or the locator finds none).
+
+Tall frames (a whole photo or a box at least 1.5 times as high as wide) are also read
+as vertical numbers, digits stacked top to bottom (`kerasvhn.vertical`), unless
+`unstack=False`.
 """
 
 import os
@@ -34,6 +38,7 @@ from PIL import Image, ImageOps
 
 from kerasvhn.framing import CROP, centre_crops, crop_box, frame, frame_pixels
 from kerasvhn.sequence import decode
+from kerasvhn.vertical import prefer_unstacked
 
 #: Readings less probable than this are answered "" (no number).
 MIN_CONFIDENCE = 0.3
@@ -156,7 +161,7 @@ def read_frames(model, frames, batch_size=256, min_confidence=MIN_CONFIDENCE):
 
 
 def read_numbers(images, model=None, records=None, batch_size=256, min_confidence=MIN_CONFIDENCE, *, locate=None,
-                 locator=None, min_score=None, every=False):
+                 locator=None, min_score=None, every=False, unstack=True):
     """Reads the house number in each image.
 
     Args:
@@ -175,6 +180,8 @@ def read_numbers(images, model=None, records=None, batch_size=256, min_confidenc
             shipped "locator_synthetic".
         min_score: the least score of a located box (default: the locator's).
         every: return every number found in each image instead of the best.
+        unstack: also read tall frames as vertical numbers (kerasvhn.vertical;
+            not with records).
 
     Returns:
         [Reading(number, confidence, rejected, rejected_confidence, box,
@@ -208,13 +215,15 @@ def read_numbers(images, model=None, records=None, batch_size=256, min_confidenc
         from kerasvhn.locator import load_locator
 
         readings = read_photos_located(model, load_locator(locator), pictures, batch_size, min_confidence,
-                                       min_score, every=every)
+                                       min_score, every=every, unstack=unstack)
         return readings if every else [found[0] for found in readings]
     frames = np.zeros((0, CROP, CROP, 3), np.float32)
     if pictures:
         frames = np.stack([frame(picture, None if records is None else records[i])
                            for i, picture in enumerate(pictures)])
     readings = read_frames(model, frames, batch_size, min_confidence)
+    if unstack and records is None:
+        readings = prefer_unstacked(model, pictures, [None] * len(pictures), readings, batch_size, min_confidence)
     return [[reading] for reading in readings] if every else readings
 
 
@@ -243,7 +252,7 @@ def box_frame(image, box):
 
 
 def read_photos_located(model, locator, images, batch_size=256, min_confidence=MIN_CONFIDENCE, min_score=None,
-                        max_boxes=MAX_BOXES, every=True):
+                        max_boxes=MAX_BOXES, every=True, unstack=True):
     """Two-stage readings of RGB PIL images: for each, every number found, the
     likeliest first (see the module's docstring), as a list of Readings; a photo
     where no box holds a number gets its whole-frame reading alone (box None).
@@ -254,10 +263,14 @@ def read_photos_located(model, locator, images, batch_size=256, min_confidence=M
 
     locator: anything with `locate(images, min_score=, max_boxes=)` returning, per
     image, boxes with left, top, width, height and score (a NumberLocator).
+    unstack: tall frames (the whole photo or a box) are also read as vertical
+    numbers (`kerasvhn.vertical.prefer_unstacked`).
     """
     if not images:
         return []
     whole = read_frames(model, np.stack([frame(image) for image in images]), batch_size, min_confidence)
+    if unstack:
+        whole = prefer_unstacked(model, images, [None] * len(images), whole, batch_size, min_confidence)
     sure = [bool(reading.number) and reading.confidence >= WHOLE_FRAME_CONFIDENCE for reading in whole]
     wanted = [index for index in range(len(images)) if every or not sure[index]]
     located = dict(zip(wanted, locator.locate([images[index] for index in wanted], min_score=min_score,
@@ -269,6 +282,10 @@ def read_photos_located(model, locator, images, batch_size=256, min_confidence=M
             owners.append((index, box))
     boxed = [[] for _ in images]
     readings = read_frames(model, np.stack(frames), batch_size, min_confidence) if frames else []
+    if unstack and readings:
+        readings = prefer_unstacked(model, [images[index] for index, _ in owners],
+                                    [(box.left, box.top, box.width, box.height) for _, box in owners], readings,
+                                    batch_size, min_confidence)
     for (index, box), reading in zip(owners, readings):
         where = tuple(float(v) for v in (box.left, box.top, box.width, box.height))
         boxed[index].append(reading._replace(box=where, box_score=float(box.score)))

@@ -34,6 +34,8 @@ def add_arguments(parser):
     parser.add_argument("--digitstruct", type=Path, default=None, help="a digitStruct.mat with the images' boxes")
     parser.add_argument("--min-confidence", type=probability, default=None,
                         help="answer \"\" for numbers less probable than this (default: 0.3)")
+    parser.add_argument("--no-unstack", action="store_true",
+                        help="do not also read tall frames as vertical numbers (digits stacked top to bottom)")
     located = parser.add_argument_group("two stages: locate, then read")
     located.add_argument("--locator", default=None, metavar="MODEL",
                          help="read in two stages with this NumberLocator (.keras or .weights.h5 file, or a preset "
@@ -76,7 +78,7 @@ def run(args):
 
         locator = load_locator(args.locator)
         answers = read_photos_located(model, locator, images, min_confidence=threshold, min_score=args.min_score,
-                                      every=args.every)
+                                      every=args.every, unstack=not args.no_unstack)
     else:
         import numpy as np
 
@@ -84,7 +86,12 @@ def run(args):
 
         frames = np.stack([frame(image, None if records is None else records[os.path.basename(path)])
                            for image, path in zip(images, files)])
-        answers = [[reading] for reading in read_frames(model, frames, min_confidence=threshold)]
+        readings = read_frames(model, frames, min_confidence=threshold)
+        if records is None and not args.no_unstack:
+            from kerasvhn.vertical import prefer_unstacked
+
+            readings = prefer_unstacked(model, images, [None] * len(images), readings, min_confidence=threshold)
+        answers = [[reading] for reading in readings]
     boxes = args.digitstruct is None
     for path, image, found in zip(files, images, answers):
         for reading in (found if args.every else found[:1]):
