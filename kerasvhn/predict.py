@@ -26,7 +26,8 @@ is its reading when no box holds a number (or the locator finds none).
 
 Tall frames (a whole photo or a box at least 1.5 times as high as wide) are also read
 as vertical numbers, digits stacked top to bottom (`kerasvhn.vertical`), unless
-`unstack=False`.
+`unstack=False`. The union of two neighbouring boxes is read too (a number located in
+pieces, `kerasvhn.joining`), unless `join=False`.
 """
 
 import os
@@ -37,6 +38,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from kerasvhn.framing import CROP, centre_crops, crop_box, frame, frame_pixels
+from kerasvhn.joining import with_unions
 from kerasvhn.sequence import decode
 from kerasvhn.vertical import prefer_unstacked
 
@@ -252,7 +254,7 @@ def box_frame(image, box):
 
 
 def read_photos_located(model, locator, images, batch_size=256, min_confidence=MIN_CONFIDENCE, min_score=None,
-                        max_boxes=MAX_BOXES, every=True, unstack=True):
+                        max_boxes=MAX_BOXES, every=True, unstack=True, join=True):
     """Two-stage readings of RGB PIL images: for each, every number found, the
     likeliest first (see the module's docstring), as a list of Readings; a photo
     where no box holds a number gets its whole-frame reading alone (box None).
@@ -265,6 +267,8 @@ def read_photos_located(model, locator, images, batch_size=256, min_confidence=M
     image, boxes with left, top, width, height and score (a NumberLocator).
     unstack: tall frames (the whole photo or a box) are also read as vertical
     numbers (`kerasvhn.vertical.prefer_unstacked`).
+    join: the union of every two neighbouring boxes is read as well (a number
+    located in pieces, `kerasvhn.joining`).
     """
     if not images:
         return []
@@ -277,7 +281,7 @@ def read_photos_located(model, locator, images, batch_size=256, min_confidence=M
                                               max_boxes=max_boxes) if wanted else []))
     frames, owners = [], []
     for index, boxes in located.items():
-        for box in boxes:
+        for box in (with_unions(boxes) if join else boxes):
             frames.append(box_frame(images[index], box))
             owners.append((index, box))
     boxed = [[] for _ in images]
