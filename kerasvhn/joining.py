@@ -1,8 +1,8 @@
 """Numbers found in pieces: neighbouring located boxes joined into one more candidate.
 
-On real photos the locator sometimes boxes a number in parts ("22" and "02" of 2202,
-or the top and bottom halves of a vertical plate), and each part reads as a shorter
-number. So `read_photos_located` also reads the union of every two boxes that sit
+On real photos the locator sometimes boxes a number in parts (a tight 2202 as two
+overlapping boxes read "2201" and "202"; the top and bottom halves of a vertical
+plate), and each part reads as a wrong or shorter number. So `read_photos_located` also reads the union of every two boxes that sit
 side by side on one line (their heights within SIZE_RATIO of each other, overlapping
 by OVERLAP of the lower one's height, at most GAP of their mean height apart) or one
 above the other in one column (the same with widths), where the union is at least
@@ -22,13 +22,15 @@ GAP = 0.5
 GROWTH = 1.1
 
 
-def _aligned(a_low, a_size, b_low, b_size, c_low, c_size, d_low, d_size):
-    """Whether boxes a and b, spanning (c_low, c_size) and (d_low, d_size) along the
-    line, and (a_low, a_size), (b_low, b_size) across it, are neighbours on one line."""
-    across = min(a_low + a_size, b_low + b_size) - max(a_low, b_low)
-    along = min(c_low + c_size, d_low + d_size) - max(c_low, d_low)
-    return (across >= OVERLAP * min(a_size, b_size) and max(a_size, b_size) <= SIZE_RATIO * min(a_size, b_size)
-            and -along <= GAP * (a_size + b_size) / 2)
+def _on_one_line(across, along):
+    """Whether two boxes are neighbours on one line: `across` their (start, size) pairs
+    across the line (their heights, for a row), `along` the same along it."""
+    (a_start, a_size), (b_start, b_size) = across
+    (c_start, c_size), (d_start, d_size) = along
+    overlap = min(a_start + a_size, b_start + b_size) - max(a_start, b_start)
+    gap = max(c_start, d_start) - min(c_start + c_size, d_start + d_size)
+    return (overlap >= OVERLAP * min(a_size, b_size) and max(a_size, b_size) <= SIZE_RATIO * min(a_size, b_size)
+            and gap <= GAP * (a_size + b_size) / 2)
 
 
 def with_unions(boxes):
@@ -45,8 +47,8 @@ def with_unions(boxes):
     joined = []
     for i, a in enumerate(boxes):
         for b in boxes[i + 1 :]:
-            row = _aligned(a.top, a.height, b.top, b.height, a.left, a.width, b.left, b.width)
-            column = _aligned(a.left, a.width, b.left, b.width, a.top, a.height, b.top, b.height)
+            spans = ((a.top, a.height), (b.top, b.height)), ((a.left, a.width), (b.left, b.width))
+            row, column = _on_one_line(*spans), _on_one_line(*reversed(spans))
             if not (row or column):
                 continue
             left, top = min(a.left, b.left), min(a.top, b.top)

@@ -163,7 +163,7 @@ def read_frames(model, frames, batch_size=256, min_confidence=MIN_CONFIDENCE):
 
 
 def read_numbers(images, model=None, records=None, batch_size=256, min_confidence=MIN_CONFIDENCE, *, locate=None,
-                 locator=None, min_score=None, every=False, unstack=True):
+                 locator=None, min_score=None, every=False, unstack=True, join=True):
     """Reads the house number in each image.
 
     Args:
@@ -184,6 +184,8 @@ def read_numbers(images, model=None, records=None, batch_size=256, min_confidenc
         every: return every number found in each image instead of the best.
         unstack: also read tall frames as vertical numbers (kerasvhn.vertical;
             not with records).
+        join: in two stages, also read the union of every two neighbouring
+            boxes (a number located in pieces; kerasvhn.joining).
 
     Returns:
         [Reading(number, confidence, rejected, rejected_confidence, box,
@@ -217,7 +219,7 @@ def read_numbers(images, model=None, records=None, batch_size=256, min_confidenc
         from kerasvhn.locator import load_locator
 
         readings = read_photos_located(model, load_locator(locator), pictures, batch_size, min_confidence,
-                                       min_score, every=every, unstack=unstack)
+                                       min_score, every=every, unstack=unstack, join=join)
         return readings if every else [found[0] for found in readings]
     frames = np.zeros((0, CROP, CROP, 3), np.float32)
     if pictures:

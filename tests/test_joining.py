@@ -6,7 +6,7 @@ from PIL import Image
 
 from kerasvhn.joining import GAP, with_unions
 from kerasvhn.locator import Box
-from kerasvhn.predict import read_photos_located
+from kerasvhn.predict import read_numbers, read_photos_located
 from scripted_model import ScriptedModel
 
 
@@ -56,3 +56,8 @@ def test_a_number_found_in_two_pieces_is_read_whole():
     assert answer.number == "2202" and answer.box == (100.0, 50.0, 82.0, 40.0) and answer.box_score == 0.8
     reader = ScriptedModel(outputs([("", 0.9), ("22", 0.8), ("02", 0.8)]))
     assert read_photos_located(reader, Pieces(), [photo], every=False, join=False)[0][0].number == "22"
+    for join, expected in ((True, "2202"), (False, "22")):
+        script = [("", 0.9), ("22", 0.8), ("02", 0.8)] + ([("2202", 0.9)] if join else [])
+        reader = ScriptedModel(outputs(script))
+        assert read_numbers(photo, model=reader, locator=Pieces(), join=join)[0].number == expected
+        assert reader.seen == len(script)
