@@ -10,3 +10,18 @@ class ScriptedModel:
         chunk = {key: value[self.seen : self.seen + len(frames)] for key, value in self.outputs.items()}
         self.seen += len(frames)
         return chunk
+
+
+def outputs_reading(readings):
+    """Model outputs (length and digit logits) that decode to the given (number,
+    probability) pairs, one per frame."""
+    import numpy as np
+
+    length = np.full((len(readings), 7), -20.0)
+    digits = np.full((len(readings), 5, 10), -20.0)
+    for n, (number, p) in enumerate(readings):
+        length[n] = np.log((1 - p) / 6)
+        length[n, len(number)] = np.log(p)
+        for k, digit in enumerate(number):
+            digits[n, k, int(digit)] = 20.0
+    return {"length": length, "digits": digits}

@@ -158,24 +158,12 @@ def test_cli_predict_unstacks_tall_photos_unless_told_not_to(tmp_path, monkeypat
     assert json.loads(capsys.readouterr().out)["number"] == ""
 
 
-def _logits(readings):
-    """Model outputs that decode to the given (number, probability) pairs."""
-    length = np.full((len(readings), 7), -20.0)
-    digits = np.full((len(readings), 5, 10), -20.0)
-    for n, (number, p) in enumerate(readings):
-        length[n] = np.log((1 - p) / 6)
-        length[n, len(number)] = np.log(p)
-        for k, digit in enumerate(number):
-            digits[n, k, int(digit)] = 20.0
-    return {"length": length, "digits": digits}
-
-
 def test_the_likeliest_unstacked_reading_wins_and_the_margin_is_over_the_plain_one():
     """Plain "7" at 0.45: rows 2 and 3 read "12" at 0.70 and "123" at 0.80, both at least
     MARGIN over the plain reading, so the likelier, "123", is the answer."""
-    from scripted_model import ScriptedModel
+    from scripted_model import ScriptedModel, outputs_reading
 
     assert 0.45 + MARGIN <= 0.70
-    reader = ScriptedModel(_logits([("12", 0.70), ("123", 0.80), ("", 0.9)]))
+    reader = ScriptedModel(outputs_reading([("12", 0.70), ("123", 0.80), ("", 0.9)]))
     answer = prefer_unstacked(reader, [_stack((RED, GREEN))], [None], [Reading("7", 0.45)])[0]
     assert answer.number == "123" and answer.confidence == pytest.approx(0.80, abs=1e-3)
