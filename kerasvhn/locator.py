@@ -395,7 +395,9 @@ def locator_loss(y_true, y_pred, focal_alpha=2.0, focal_beta=4.0, iou_weight=0.0
 
 def giou(raw, truth):
     """The generalised IoU of predicted boxes (dx, dy, log w, log h) and true ones
-    (dx, dy, w, h), both in cells from the same cell's centre (tensors (..., 4+))."""
+    (dx, dy, w, h), both in cells from the same cell's centre (tensors or arrays
+    (..., 4+))."""
+    raw, truth = ops.convert_to_tensor(raw, "float32"), ops.convert_to_tensor(truth, "float32")
     size = ops.exp(ops.clip(raw[..., 2:4], -6.0, 8.0))
     true_size = ops.maximum(truth[..., 2:4], 1e-6)
     low, high = raw[..., 0:2] - size / 2, raw[..., 0:2] + size / 2
