@@ -13,7 +13,7 @@ stays itself: cut in two it reads as no two-digit number as surely as whole.
 import numpy as np
 from PIL import Image
 
-from kerasvhn.framing import CROP, EXPAND, SIZE, centre_crops
+from kerasvhn.framing import EXPAND, frame
 
 #: A frame this many times taller than wide (or more) is also read unstacked.
 TALL = 1.5
@@ -44,7 +44,10 @@ def unstacked_frame(image, box, rows):
     """The reader's frame of a vertical number unstacked: `box` (left, top, width,
     height; None: the whole photo as a frame) cut into `rows` equal rows, each cropped
     with EXPAND of margin (clipped to the photo) and resized to a common height, laid
-    side by side, resized to 64x64 and centre-cropped to 54x54 (float32 in [0, 1]).
+    side by side, framed as a whole photo is (`kerasvhn.framing.frame`: 64x64, its
+    centred 54x54, float32 in [0, 1]). Each row's margin is `framing.crop_box`'s,
+    computed on the row's own height (crop_box would recompute it from the row's
+    edges, which moves a pixel where a row ends on a whole pixel).
 
     >>> from PIL import Image
     >>> unstacked_frame(Image.new("RGB", (30, 90)), None, 3).shape
@@ -69,8 +72,7 @@ def unstacked_frame(image, box, rows):
     for strip in strips:
         canvas.paste(strip, (x, 0))
         x += strip.size[0]
-    pixels = np.asarray(canvas.resize((SIZE, SIZE), Image.BILINEAR), np.uint8)
-    return centre_crops(pixels[None], CROP, CROP)[0]
+    return frame(canvas)
 
 
 def prefer_unstacked(model, images, boxes, readings, batch_size=256, min_confidence=None, rows=ROWS, tall=TALL,

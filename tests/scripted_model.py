@@ -1,5 +1,6 @@
-"""A stand-in reader for tests of what happens after the model: it answers given
-logits, in order, and counts the frames it saw."""
+"""Stand-ins for tests of what happens after the models: a reader that answers given
+logits, in order, and counts the frames it saw; a locator that finds the same boxes in
+every photo."""
 
 
 class ScriptedModel:
@@ -25,3 +26,15 @@ def outputs_reading(readings):
         for k, digit in enumerate(number):
             digits[n, k, int(digit)] = 20.0
     return {"length": length, "digits": digits}
+
+
+class FixedBoxes:
+    """A stand-in locator: the same boxes (kerasvhn.locator.Box) for every photo;
+    counts its calls."""
+
+    def __init__(self, *boxes):
+        self.boxes, self.calls = list(boxes), 0
+
+    def locate(self, images, min_score=None, max_boxes=10):
+        self.calls += 1
+        return [list(self.boxes[:max_boxes]) for _ in images]

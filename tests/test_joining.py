@@ -6,7 +6,7 @@ from PIL import Image
 from kerasvhn.joining import GAP, with_unions
 from kerasvhn.locator import Box
 from kerasvhn.predict import read_numbers, read_photos_located
-from scripted_model import ScriptedModel, outputs_reading
+from scripted_model import FixedBoxes, ScriptedModel, outputs_reading
 
 
 def test_two_boxes_side_by_side_on_one_line_add_their_union_scored_as_the_better():
@@ -34,19 +34,16 @@ def test_a_number_found_in_two_pieces_is_read_whole():
     """The reader reads the two pieces as "22" and "02", the union as "2202"; the union
     (scored as its better piece) is the answer, with its box; without joining, a piece."""
 
-    class Pieces:
-        def locate(self, images, min_score=None, max_boxes=10):
-            return [[Box(100, 50, 40, 40, 0.8), Box(142, 50, 40, 40, 0.7)] for _ in images]
-
+    pieces = FixedBoxes(Box(100, 50, 40, 40, 0.8), Box(142, 50, 40, 40, 0.7))
     photo = Image.new("RGB", (300, 200), (128, 128, 128))  # wide: not read unstacked
     # frames in order: the whole photo, piece 1, piece 2, the union
     reader = ScriptedModel(outputs_reading([("", 0.9), ("22", 0.8), ("02", 0.8), ("2202", 0.9)]))
-    answer = read_photos_located(reader, Pieces(), [photo], every=False)[0][0]
+    answer = read_photos_located(reader, pieces, [photo], every=False)[0][0]
     assert answer.number == "2202" and answer.box == (100.0, 50.0, 82.0, 40.0) and answer.box_score == 0.8
     reader = ScriptedModel(outputs_reading([("", 0.9), ("22", 0.8), ("02", 0.8)]))
-    assert read_photos_located(reader, Pieces(), [photo], every=False, join=False)[0][0].number == "22"
+    assert read_photos_located(reader, pieces, [photo], every=False, join=False)[0][0].number == "22"
     for join, expected in ((True, "2202"), (False, "22")):
         script = [("", 0.9), ("22", 0.8), ("02", 0.8)] + ([("2202", 0.9)] if join else [])
         reader = ScriptedModel(outputs_reading(script))
-        assert read_numbers(photo, model=reader, locator=Pieces(), join=join)[0].number == expected
+        assert read_numbers(photo, model=reader, locator=pieces, join=join)[0].number == expected
         assert reader.seen == len(script)

@@ -16,7 +16,7 @@ from kerasvhn.data.preparation import _prepare_one
 from kerasvhn.framing import frame
 from kerasvhn.predict import Reading, load_image, read_frames, read_numbers, readings_of
 from kerasvhn.presets import PRETRAINED, pretrained_weights_path
-from scripted_model import ScriptedModel
+from scripted_model import FixedBoxes, ScriptedModel
 
 FIXTURE = Path(__file__).resolve().parent / "data" / "svhn-train-sample"
 
@@ -320,17 +320,6 @@ def test_a_mixed_batch_through_the_command_line(tmp_path, shipped, capsys):
 # ----------------------------------------------------------------------------- two stages: locate, then read
 
 
-class _Boxes:
-    """A stand-in locator: the same boxes (kerasvhn.locator.Box) for every photo."""
-
-    def __init__(self, *boxes):
-        self.boxes, self.calls = list(boxes), 0
-
-    def locate(self, images, min_score=None, max_boxes=10):
-        self.calls += 1
-        return [list(self.boxes[:max_boxes]) for _ in images]
-
-
 def _street(seeds=(21, 34), size=(900, 640), places=((120, 90), (560, 400))):
     """A whole photo: a plain noisy wall with synthetic number scenes pasted at known
     places. Returns (photo uint8, [(number, its digits' union box (left, top, width,
@@ -358,7 +347,7 @@ def test_two_stages_read_a_located_box_as_its_digit_boxes_would_crop_it(shipped)
     number, box, scene, record = numbers[0]
     expected = read_numbers([scene], model=shipped, records=[record])[0]
     assert expected.number == number == "850"
-    (reading,) = read_numbers([photo], model=shipped, locator=_Boxes(box))
+    (reading,) = read_numbers([photo], model=shipped, locator=FixedBoxes(box))
     assert reading.number == expected.number and reading.confidence == pytest.approx(expected.confidence, abs=1e-5)
     assert reading.box == pytest.approx(tuple(box[:4])) and reading.box_score == pytest.approx(0.9)
     whole = read_numbers([photo], model=shipped, locate=False)[0]
@@ -367,7 +356,7 @@ def test_two_stages_read_a_located_box_as_its_digit_boxes_would_crop_it(shipped)
 
 def test_read_numbers_every_lists_each_number_found(shipped):
     photo, numbers = _street()
-    (found,) = read_numbers([photo], model=shipped, locator=_Boxes(*[n[1] for n in numbers]), every=True)
+    (found,) = read_numbers([photo], model=shipped, locator=FixedBoxes(*[n[1] for n in numbers]), every=True)
     assert sorted(r.number for r in found) == sorted(n[0] for n in numbers) == ["121", "850"]
     assert [r.confidence for r in found] == sorted((r.confidence for r in found), reverse=True)
     by_number = {r.number: r.box for r in found}
@@ -399,7 +388,7 @@ def test_a_confident_whole_frame_reading_is_the_answer_before_any_box():
     photo = Image.new("RGB", (100, 80), (200, 200, 200))
     box = Box(40, 30, 10, 8, 0.7)
     where = (40.0, 30.0, 10.0, 8.0)
-    locator = _Boxes(box)
+    locator = FixedBoxes(box)
     (answer,) = read_photos_located(ScriptedModel(_logits_for([("12", 9.0), ("17", 9.0)])), locator, [photo],
                                     every=False)
     assert [(r.number, r.box) for r in answer] == [("12", None)] and locator.calls == 0
@@ -407,10 +396,10 @@ def test_a_confident_whole_frame_reading_is_the_answer_before_any_box():
     assert [(r.number, r.box) for r in answer] == [("12", None), ("17", where)] and locator.calls == 1
     unsure = _logits_for([("12", 3.2)])
     assert MIN_CONFIDENCE < kerasvhn.decode(unsure).confidences[0] < WHOLE_FRAME_CONFIDENCE
-    (answer,) = read_photos_located(ScriptedModel(_logits_for([("12", 3.2), ("17", 3.0)])), _Boxes(box), [photo],
+    (answer,) = read_photos_located(ScriptedModel(_logits_for([("12", 3.2), ("17", 3.0)])), FixedBoxes(box), [photo],
                                     every=False)
     assert [(r.number, r.box) for r in answer] == [("17", where)]
-    (answer,) = read_photos_located(ScriptedModel(_logits_for([("5", 3.2), ("", 9.0)])), _Boxes(box), [photo])
+    (answer,) = read_photos_located(ScriptedModel(_logits_for([("5", 3.2), ("", 9.0)])), FixedBoxes(box), [photo])
     assert [(r.number, r.box) for r in answer] == [("5", None)]
 
 
@@ -426,12 +415,12 @@ def test_a_box_reading_is_ranked_by_its_confidence_times_the_box_score():
     logits = _logits_for([("", 1.0), ("17", 3.0), ("44", 5.0)])  # whole frame, then each box
     chances = kerasvhn.decode(logits).confidences
     assert chances[2] > chances[1] and chances[1] * 0.9 > chances[2] * 0.31
-    (answer,) = read_photos_located(ScriptedModel(logits), _Boxes(sure_box, doubtful_box), [photo])
+    (answer,) = read_photos_located(ScriptedModel(logits), FixedBoxes(sure_box, doubtful_box), [photo])
     assert [r.number for r in answer] == ["17", "44"]
     assert answer[0].confidence == pytest.approx(float(chances[1]), abs=1e-5)  # the reading's own probability
     # A less sure first box: now the surer reading wins.
     assert chances[1] * 0.5 < chances[2] * 0.31
-    (answer,) = read_photos_located(ScriptedModel(logits), _Boxes(Box(10, 10, 30, 20, 0.5), doubtful_box), [photo])
+    (answer,) = read_photos_located(ScriptedModel(logits), FixedBoxes(Box(10, 10, 30, 20, 0.5), doubtful_box), [photo])
     assert [r.number for r in answer] == ["44", "17"]
 
 
@@ -443,7 +432,7 @@ def street_file(tmp_path, monkeypatch):
 
     photo, numbers = _street()
     Image.fromarray(photo).save(tmp_path / "street.png")
-    monkeypatch.setattr(kerasvhn.locator, "load_locator", lambda name=None: _Boxes(*[n[1] for n in numbers]))
+    monkeypatch.setattr(kerasvhn.locator, "load_locator", lambda name=None: FixedBoxes(*[n[1] for n in numbers]))
     return tmp_path / "street.png", numbers
 
 
@@ -477,7 +466,7 @@ def test_predict_annotate_draws_each_box_on_the_photo(street_file, tmp_path, cap
 def test_blank_photos_answer_nothing_and_no_box(shipped, tiny_locator):
     blanks = [np.full((300, 400, 3), 205, np.uint8),
               np.clip(np.random.default_rng(3).normal(128, 25, (500, 380, 3)), 0, 255).astype(np.uint8)]
-    for locator in (_Boxes(), tiny_locator):
+    for locator in (FixedBoxes(), tiny_locator):
         for reading in read_numbers(blanks, model=shipped, locator=locator):
             assert reading.number == "" and reading.box is None and reading.confidence > 0.5
 
@@ -509,7 +498,7 @@ def test_a_street_sign_is_not_read_as_a_house_number(shipped):
     """Even when a locator boxes the sign, its letters read as no number, and the photo
     answers "" without a box."""
     photo, sign = _street_sign()
-    (reading,) = read_numbers([photo], model=shipped, locator=_Boxes(sign))
+    (reading,) = read_numbers([photo], model=shipped, locator=FixedBoxes(sign))
     assert reading.number == "" and reading.box is None
 
 

@@ -7,6 +7,7 @@ from PIL import Image
 from kerasvhn.locator import Box
 from kerasvhn.predict import Reading, read_numbers, read_photos_located
 from kerasvhn.vertical import MARGIN, ROWS, is_tall, prefer_unstacked, unstacked_frame
+from scripted_model import FixedBoxes
 
 RED, GREEN, BLUE, GREY = (220, 20, 20), (20, 220, 20), (20, 20, 220), (128, 128, 128)
 
@@ -123,24 +124,16 @@ def test_read_numbers_unstacks_tall_photos_unless_asked_not_to():
     assert read_numbers([image], model=ColourReader(), locate=False, unstack=False)[0].number == ""
 
 
-class _Boxes:
-    def __init__(self, *boxes):
-        self.boxes = list(boxes)
-
-    def locate(self, images, min_score=None, max_boxes=10):
-        return [list(self.boxes[:max_boxes]) for _ in images]
-
-
 def test_a_tall_located_box_is_read_unstacked_and_keeps_its_box():
     """A wide photo (not unstacked whole) holding a red-over-green stack: its located,
     tall box reads "12" unstacked, and the answer carries the box and its score."""
     photo = Image.new("RGB", (400, 200), GREY)
     photo.paste(_stack((RED, GREEN)), (200, 40))
     box = Box(200.0, 40.0, 30.0, 80.0, 0.8)
-    answer = read_photos_located(ColourReader(), _Boxes(box), [photo], every=False)[0][0]
+    answer = read_photos_located(ColourReader(), FixedBoxes(box), [photo], every=False)[0][0]
     assert answer.number == "12"
     assert answer.box == (200.0, 40.0, 30.0, 80.0) and answer.box_score == pytest.approx(0.8)
-    plain = read_photos_located(ColourReader(), _Boxes(box), [photo], every=False, unstack=False)[0][0]
+    plain = read_photos_located(ColourReader(), FixedBoxes(box), [photo], every=False, unstack=False)[0][0]
     assert plain.number == "" and plain.box is None
 
 
