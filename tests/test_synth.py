@@ -120,6 +120,7 @@ def test_labels_match_the_drawn_number(monkeypatch):
 @pytest.mark.parametrize("options, stencil", [
     ({}, False),
     ({"tracking": 1.8}, False),  # mounted digits, spaced apart
+    ({"tabular": True, "tracking": 1.4}, False),  # fixed-pitch figures, spread apart
     ({"vertical": True}, False),  # stacked top to bottom
     ({}, True),  # stencil bridges cut into the strokes
 ])
@@ -147,6 +148,24 @@ def test_boxes_are_tight_around_each_character(options, stencil):
         axis = 1 if options.get("vertical") else 0
         centres = [(b[axis] + b[axis + 2]) / 2 for b in boxes]
         assert centres == sorted(centres), "characters stay in reading order"
+
+
+def test_tabular_figures_stand_each_digit_in_a_cell_of_one_width():
+    """Fixed-pitch layout: the centres of consecutive digits lie one cell apart whatever
+    the digits, so a narrow "1" gets wide gaps on either side, unlike proportional
+    figures, where it sits as close to its neighbours as any digit."""
+    # a face with proportional figures (many fonts' figures are tabular already)
+    face = next(f for family in glyphs.faces("train") for f in family if f["1"].advance < 0.8 * f["8"].advance)
+    cell = max(face[d].advance for d in "0123456789")
+
+    def centres(text, **options):
+        placed = glyphs._row(np.random.default_rng(0), face, text, 1.0, **options)
+        return np.array([x + g.mask.shape[1] / 2 for g, x, _ in placed])
+
+    jitter = 0.3 * cell  # the uneven spacing's random part, of at most a few tenths of a cell
+    for text in ("181", "818", "1111", "8888"):
+        assert np.abs(np.diff(centres(text, tabular=True)) - cell).max() < jitter, text
+    assert np.diff(centres("111", tabular=True)).mean() > np.diff(centres("111")).mean() + 0.2 * cell
 
 
 def test_scenes_have_boxes_inside_the_image():

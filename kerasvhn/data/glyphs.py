@@ -194,17 +194,19 @@ def number_text(rng, length):
     return "".join(str(d) for d in (first, *rest))
 
 
-def layout(rng, glyphs, text, tracking=None, vertical=False):
+def layout(rng, glyphs, text, tracking=None, vertical=False, tabular=False):
     """The string's ink (uint8) and owner map (character index + 1, uint8).
 
     tracking: the advance between characters as a multiple of each one's own
     (random, 0.85 to 1.45, when None); vertical: stack the characters top to
-    bottom, each centred, the first on top (the reading order).
+    bottom, each centred, the first on top (the reading order); tabular: every
+    character takes the widest digit's advance, centred in it, as the figures of
+    most house-number plates do (a "1" then stands apart from its neighbours).
     """
     if vertical:
         placed = _stack(rng, glyphs, text, tracking)
     else:
-        placed = _row(rng, glyphs, text, tracking)
+        placed = _row(rng, glyphs, text, tracking, tabular)
     x0 = min(p[1] for p in placed)
     y0 = min(p[2] for p in placed)
     width = int(max(p[1] + p[0].mask.shape[1] for p in placed) - x0) + 2 * MARGIN + 1
@@ -219,16 +221,18 @@ def layout(rng, glyphs, text, tracking=None, vertical=False):
     return ink, owner
 
 
-def _row(rng, glyphs, text, tracking):
+def _row(rng, glyphs, text, tracking, tabular=False):
     """(glyph, x, y) of each character along a baseline, spacing uneven."""
     tracking = rng.uniform(0.85, 1.45) if tracking is None else tracking
+    cell = max(glyphs[d].advance for d in "0123456789") if tabular else None
     placed, x = [], 0.0
     for char in text:
         glyph = glyphs.get(char) or glyphs["0"]
+        advance = glyph.advance if cell is None else cell
         y = rng.normal(0, 0.03 * GLYPH_PIXELS)
-        placed.append((glyph, x + glyph.left, y + glyph.top))
+        placed.append((glyph, x + (advance - glyph.advance) / 2 + glyph.left, y + glyph.top))
         gap = tracking + rng.normal(0, 0.08) + (rng.uniform(0.2, 0.8) if rng.random() < 0.05 else 0)
-        x += glyph.advance * max(gap, 0.8)
+        x += advance * max(gap, 0.8)
     return placed
 
 

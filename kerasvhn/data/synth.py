@@ -192,7 +192,8 @@ def _ink(rng, glyphs, drawn, arrangement):
     if not drawn:
         width = 30.0 * rng.uniform(0.8, 3)
         return None, [], (0.0, 0.0, width, 40.0 * (rng.uniform(1.5, 4) if arrangement.vertical else 1))
-    ink, owner = _layout(rng, glyphs, drawn, tracking=arrangement.tracking, vertical=arrangement.vertical)
+    ink, owner = _layout(rng, glyphs, drawn, tracking=arrangement.tracking, vertical=arrangement.vertical,
+                         tabular=arrangement.tabular)
     if arrangement.stencil:
         ink = glyph_ink.stencil_gaps(rng, ink)
     ink_image, owner = glyph_ink.warp(rng, ink, owner)

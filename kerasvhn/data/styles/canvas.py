@@ -13,14 +13,15 @@ class Arrangement:
     more spreads mounted digits apart); vertical: digits stacked top to bottom;
     stencil: cut stencil bridges into the strokes; fonts: "any", "stencil" (prefer
     stencil faces) or "digital" (seven segments or dot matrix, numbers only);
-    digital_share: how often "digital" draws a digital face.
+    digital_share: how often "digital" draws a digital face; tabular: every character
+    takes the widest digit's advance (fixed-pitch figures), centred in it.
     """
 
-    __slots__ = ("tracking", "vertical", "stencil", "fonts", "digital_share")
+    __slots__ = ("tracking", "vertical", "stencil", "fonts", "digital_share", "tabular")
 
-    def __init__(self, tracking=None, vertical=False, stencil=False, fonts="any", digital_share=0.0):
+    def __init__(self, tracking=None, vertical=False, stencil=False, fonts="any", digital_share=0.0, tabular=False):
         self.tracking, self.vertical, self.stencil = tracking, vertical, stencil
-        self.fonts, self.digital_share = fonts, digital_share
+        self.fonts, self.digital_share, self.tabular = fonts, digital_share, tabular
 
 
 class Canvas:
