@@ -51,6 +51,32 @@ def test_photos_show_from_zero_to_three_numbers_of_every_size():
     assert {p.kind for p in photos} >= {"door", "facade", "wall"}
 
 
+def _gaps(photos):
+    """Each pair of neighbouring digits' gap over their mean height, rows and stacks."""
+    gaps = []
+    for photo in photos:
+        for digits in photo.digit_boxes:
+            for (l0, t0, w0, h0), (l1, t1, w1, h1) in zip(digits, digits[1:]):
+                stacked = t1 >= t0 + h0 - 0.25 * h0
+                gap = t1 - (t0 + h0) if stacked else l1 - (l0 + w0)
+                gaps.append(gap / ((h0 + h1) / 2))
+    return np.array(gaps)
+
+
+def test_spaced_numbers_spread_their_digits(monkeypatch):
+    """SPACED_SHARE of the numbers are spread apart (fixed-pitch rows, wide stacks): the
+    same photos drawn with every number spaced have wider gaps than with none."""
+    from kerasvhn.data import photo_scenes
+
+    def photos(share):
+        monkeypatch.setattr(photo_scenes, "SPACED_SHARE", share)
+        return [render_photo(i, seed=2, purpose="test", long_side=320) for i in range(30)]
+
+    spaced, plain = _gaps(photos(1.0)), _gaps(photos(0.0))
+    assert len(spaced) > 15 and len(plain) > 15  # (a wider second number may find no room)
+    assert np.median(spaced) > np.median(plain) + 0.1
+
+
 def test_bad_arguments_name_the_problem():
     with pytest.raises(ValueError, match="kinds must be among"):
         render_photo(0, purpose="train", kinds="castle")

@@ -80,9 +80,17 @@ STYLE_WEIGHTS = {**styles.DEFAULT_WEIGHTS, "lightbox": 0.0}
 CAMERA = {"perspective": 0.5, "blur": 0.5, "motion_blur": 0.08, "resample": 0.3, "jpeg": 0.5, "noise": 0.7,
           "domain": 0.05}
 
+#: How often a number's digits are spread apart, as on many real plates and doors: a
+#: row in fixed-pitch (tabular) figures, each digit centred in a cell TABULAR_TRACKING
+#: times the widest digit's advance (a "1" then stands well apart), or a stack with gaps
+#: of STACK_GAP times a digit's height.
+SPACED_SHARE = 0.25
+TABULAR_TRACKING = (1.0, 1.8)
+STACK_GAP = (0.3, 0.9)
+
 #: The generator's version: it changes whenever the same (purpose, seed, index, split)
-#: draws another photo.
-VERSION = 1
+#: draws another photo (2: spaced numbers).
+VERSION = 2
 
 _STREAM = 7  # the photos' own random streams: (purpose, seed, index, split, _STREAM)
 _CONSONANTS = "BCDFGHKLMNPRSTVWXZ"
@@ -182,6 +190,8 @@ class _Number:
         self.text = text
         self.style = styles.STYLES[styles.pick(rng, STYLE_WEIGHTS)]
         arrangement = self.style.arrange(rng, split)
+        if rng.random() < SPACED_SHARE:
+            _spread(rng, arrangement)
         self.vertical = arrangement.vertical
         self.glyphs, _ = synth._look(rng, split, arrangement, text)
         self.ink, self.boxes, self.union = synth._ink(rng, self.glyphs, text, arrangement)
@@ -193,6 +203,16 @@ class _Number:
         if self.vertical:
             return float(np.median([b[3] - b[1] for b in self.boxes]))
         return self.union[3] - self.union[1]
+
+
+def _spread(rng, arrangement):
+    """Spreads a number's digits apart (SPACED_SHARE): tabular figures in a row, wide
+    gaps in a stack."""
+    if arrangement.vertical:
+        arrangement.tracking = 1.0 + rng.uniform(*STACK_GAP)
+    else:
+        arrangement.tabular = True
+        arrangement.tracking = rng.uniform(*TABULAR_TRACKING)
 
 
 class _Camera:
