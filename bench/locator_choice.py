@@ -1,0 +1,122 @@
+"""Which locator to ship? Several locators side by side on the same synthetic photos, one run.
+
+    python bench/locator_choice.py --locators locator_synthetic new.weights.h5 [--model MODEL]
+                                   [--validation 400] [--test 600] [--json OUT.json]
+
+Synthetic photos only (kerasvhn.data.photo_scenes, today's generator), each rendered
+once and given to every locator, at the training size (320-640 px on the long side)
+and at 800-1280 px, the size of many real photos:
+
+- the choice: on the locator's validation photos (purpose "validation", seed 0, the
+  stream its training monitors), the photos the two stages read right with the shipped
+  reader, exactly as `kerasvhn predict` reads them (whole frame first, then the best
+  boxes; right: one of the photo's numbers, or "" when it has none); the shipped
+  locator is the one with the most at both sizes together;
+- the boxes, measured after choosing: on held-out test photos (purpose "test", fonts and
+  backgrounds training never draws), recall and precision at IoU 0.5 of the boxes
+  scoring 0.3 (the shipped `min_score`) and 0.5 or more, recall by the number's width
+  as a share of the photo's, and the number-less photos given a box.
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+from harness import machine_description, markdown_table  # noqa: E402
+
+REPOSITORY = Path(__file__).resolve().parents[1]
+OUT = REPOSITORY / "reports" / "bench" / "locator_choice.json"
+SIZES = {"320-640 px": (320, 640), "800-1280 px": (800, 1280)}
+MIN_SCORES = (0.3, 0.5)
+
+
+def read_right(model, locator, images, truths):
+    """Photos the two stages read right (`kerasvhn.predict.read_photos_located`)."""
+    from kerasvhn.predict import read_photos_located
+
+    answers = [readings[0].number for readings in read_photos_located(model, locator, images, every=False)]
+    return sum((answer in truth) if truth else (answer == "") for answer, truth in zip(answers, truths))
+
+
+def box_scores(locator, images, true_boxes):
+    """{min_score: kerasvhn.locator_training.score_boxes} of one locator's boxes."""
+    from kerasvhn.locator_training import score_boxes
+
+    found = locator.locate(images, min_score=min(MIN_SCORES), max_boxes=10)
+    located = [[(b.left, b.top, b.left + b.width, b.top + b.height, b.score) for b in boxes] for boxes in found]
+    widths = [image.size[0] for image in images]
+    return {s: score_boxes(located, true_boxes, widths, s) for s in MIN_SCORES}
+
+
+def _photos(count, purpose, split, long_side):
+    from kerasvhn.data.photo_scenes import render_encoded
+    from kerasvhn.locator_training import decode_photo
+
+    photos = render_encoded(count, 0, purpose, split=split, long_side=long_side, workers=2)
+    return [decode_photo(data) for data, *_ in photos], [list(boxes) for _, boxes, _ in photos], \
+        [set(numbers) for *_, numbers in photos]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--locators", nargs="+", default=["locator_synthetic"],
+                        help="presets or weights files (default: %(default)s)")
+    parser.add_argument("--model", default=None, help="the reader (default: the shipped one)")
+    parser.add_argument("--validation", type=int, default=400, help="validation photos per size")
+    parser.add_argument("--test", type=int, default=600, help="held-out test photos per size")
+    parser.add_argument("--json", type=Path, default=OUT)
+    args = parser.parse_args()
+
+    import keras
+
+    from kerasvhn.data import photo_scenes
+    from kerasvhn.locator import load_locator
+    from kerasvhn.saving import load_model
+
+    model = load_model(args.model)
+    locators = {name: load_locator(name) for name in args.locators}
+    print(f"Keras {keras.__version__} on {keras.backend.backend()}, {machine_description()}, "
+          f"photo generator version {photo_scenes.VERSION}\n", flush=True)
+    rows = {name: {"locator": name} for name in locators}
+    for size, long_side in SIZES.items():
+        images, _, truths = _photos(args.validation, "validation", "train", long_side)
+        for name, locator in locators.items():
+            began = time.perf_counter()
+            rows[name][f"read {size}"] = read_right(model, locator, images, truths)
+            print(f"{name}: {rows[name][f'read {size}']} of {args.validation} validation photos read right at "
+                  f"{size} ({time.perf_counter() - began:.0f} s)", flush=True)
+    for row in rows.values():
+        row["read both"] = sum(row[f"read {size}"] for size in SIZES)
+    boxes = []
+    for size, long_side in SIZES.items():
+        images, true_boxes, _ = _photos(args.test, "test", "held_out", long_side)
+        for name, locator in locators.items():
+            for min_score, score in box_scores(locator, images, true_boxes).items():
+                boxes.append({"locator": name, "photos": size, "min_score": min_score, "recall": score["recall"],
+                              "precision": score["precision"],
+                              "by_width": " / ".join(f"{a}/{b}" for a, b in score["recall_by_width"].values()),
+                              "numberless_boxed": score["photos_without_numbers_with_a_box"]})
+    table = list(rows.values())
+    print(f"\ntwo-stage readings right of {args.validation} validation photos per size (the choice):\n")
+    print(markdown_table(table, [("locator", "locator", "{}"), *((f"read {s}", s, "{}") for s in SIZES),
+                                 ("read both", "both", "{}")]))
+    print(f"\nboxes on {args.test} held-out test photos per size (IoU 0.5; by width: < 5% / 5-15% / >= 15% of "
+          "the photo's):\n")
+    print(markdown_table(boxes, [("locator", "locator", "{}"), ("photos", "photos", "{}"),
+                                 ("min_score", "scoring at least", "{}"), ("recall", "recall", "{:.1%}"),
+                                 ("precision", "precision", "{:.1%}"), ("by_width", "recall by width", "{}"),
+                                 ("numberless_boxed", "number-less photos boxed", "{}")]))
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    with open(args.json, "w") as handle:
+        json.dump({"readings": table, "boxes": boxes, "generator": photo_scenes.VERSION,
+                   "args": {k: str(v) for k, v in vars(args).items()}}, handle, indent=1)
+
+
+if __name__ == "__main__":
+    main()
