@@ -198,3 +198,38 @@ def annotated_photo(image, readings, located=()):
         text_top = top - font.size - 2 * width if top > font.size + 2 * width else top + h + width
         draw.text((left, text_top), label, fill=colour, font=font, stroke_width=2, stroke_fill=(0, 0, 0))
     return out
+
+
+def boxed_photos_sheet(images, boxes, numbers, path, columns=6, tile=320):
+    """A contact sheet (PNG, Pillow only) of whole photos with their house numbers'
+    boxes drawn and labelled: images are RGB PIL images, boxes per photo (x0, y0, x1,
+    y1) in its pixels, numbers per photo, one per box. Each photo is scaled to fit a
+    `tile` x `tile` cell.
+
+    >>> import os, tempfile
+    >>> from PIL import Image
+    >>> path = os.path.join(tempfile.mkdtemp(), "photos.png")
+    >>> boxed_photos_sheet([Image.new("RGB", (400, 300))], [[(10, 20, 60, 40)]], [["12"]], path)
+    >>> Image.open(path).size
+    (320, 320)
+    """
+    from PIL import Image, ImageDraw, ImageFont
+
+    images = list(images)
+    columns = max(1, min(columns, len(images)))
+    rows = max(1, -(-len(images) // columns))
+    sheet = Image.new("RGB", (columns * tile, rows * tile), (255, 255, 255))
+    font = ImageFont.load_default(size=12)
+    for k, (image, found, texts) in enumerate(zip(images, boxes, numbers)):
+        scale = min(tile / image.width, tile / image.height)
+        small = image.convert("RGB").resize((max(1, round(image.width * scale)), max(1, round(image.height * scale))))
+        draw = ImageDraw.Draw(small)
+        for (x0, y0, x1, y1), text in zip(found, texts):
+            box = (x0 * scale, y0 * scale, x1 * scale, y1 * scale)
+            draw.rectangle(box, outline=(0, 229, 255), width=2)
+            draw.text((box[0], max(0, box[1] - 14)), text, fill=(0, 229, 255), font=font, stroke_width=2,
+                      stroke_fill=(0, 0, 0))
+        if not texts:
+            draw.text((3, 3), "no number", fill=(255, 255, 255), font=font, stroke_width=2, stroke_fill=(0, 0, 0))
+        sheet.paste(small, ((k % columns) * tile, (k // columns) * tile))
+    sheet.save(path)

@@ -40,6 +40,40 @@ def test_synth_writes_a_format_1_folder_and_a_preview(tmp_path, capsys):
         assert image.format == "PNG" and image.width > 300
 
 
+def test_synth_photos_writes_the_locators_photos_their_boxes_and_labels(tmp_path, capsys):
+    """The same photos render_photo draws, each box in the photo's pixels, and a
+    labels.csv that `evaluate --photos` reads (the photos with one number)."""
+    import csv
+
+    from kerasvhn.data.photo_scenes import render_photo
+    from kerasvhn.photos import read_labels
+
+    out = tmp_path / "photos"
+    assert main(["synth_photos", str(out), "--count", "10", "--purpose", "test", "--seed", "2", "--long-side", "200",
+                 "240", "--workers", "1", "--preview"]) == 0
+    assert "wrote 10 photos" in capsys.readouterr().out
+    rows = list(csv.DictReader(open(out / "boxes.csv", encoding="utf-8")))
+    assert {row["file"] for row in rows} == {f"{i}.jpg" for i in range(1, 11)}
+    for index in range(10):
+        photo = render_photo(index, seed=2, purpose="test", long_side=(200, 240))
+        mine = [row for row in rows if row["file"] == f"{index + 1}.jpg"]
+        with Image.open(out / f"{index + 1}.jpg") as image:
+            assert image.size == photo.image.shape[1::-1]
+        if not photo.numbers:
+            assert [row["number"] for row in mine] == [""]
+            continue
+        assert [row["number"] for row in mine] == photo.numbers
+        for row, box in zip(mine, photo.boxes):
+            np.testing.assert_allclose([float(row[k]) for k in ("left", "top", "width", "height")], box, atol=0.01)
+    single = [f"{i + 1}.jpg" for i in range(10) if len(render_photo(i, seed=2, purpose="test",
+                                                                     long_side=(200, 240)).numbers) == 1]
+    assert [photo.file for photo in read_labels(out)] == single and single
+    with Image.open(out / "preview.png") as image:
+        assert image.format == "PNG" and image.width >= 320
+    assert main(["synth_photos", str(tmp_path / "x"), "--purpose", "test", "--long-side", "300", "200"]) == 1
+    assert "HIGH (200) is less than LOW (300)" in capsys.readouterr().err
+
+
 def test_tiny_demo_writes_its_report(tmp_path, capsys):
     out_dir = tmp_path / "demo"
     argv = ["demo", "--out", str(out_dir), "--train-count", "64", "--test-count", "32", "--epochs", "1", "--quiet"]
