@@ -41,11 +41,14 @@ LOCATOR_PRESETS = {
 #: Trained locators shipped inside the package: name -> architecture preset, weights
 #: file (in kerasvhn/weights/), min_score and the command that reproduces it.
 PRETRAINED_LOCATORS = {
-    # 6,000 synthetic photos: 2 of 5 epochs at a peak of 2e-3 (stopped there), then 2 more
-    # epochs from those weights at 1e-3; then with 4,000 more photos (seed 1): 2 epochs at
-    # 1e-3, 6 at 1e-3, 6 at 5e-4, each from the last. min_score chosen on 400 synthetic
-    # validation photos (two-stage readings right: 0.3 the best of 0.1 to 0.5). 2.2 MB of
-    # float32 weights.
+    # On photo generator version 1: 6,000 synthetic photos: 2 of 5 epochs at a peak of
+    # 2e-3 (stopped there), then 2 more epochs from those weights at 1e-3; then with 4,000
+    # more photos (seed 1): 2 epochs at 1e-3, 6 at 1e-3, 6 at 5e-4, each from the last
+    # (commit b76e74e's weights). Then on version 2 (a quarter of the numbers spread apart):
+    # 10,000 photos (seeds 0 and 1), 3 epochs at 5e-4; then 30,000 (seeds 0 to 3), 4 epochs
+    # at 5e-4. Chosen over the previous weights on 400 synthetic validation photos per size
+    # (two-stage readings right, bench/locator_choice.py); min_score chosen on them too (0.3
+    # the best of 0.1 to 0.5). 2.2 MB of float32 weights.
     "locator_synthetic": {
         "preset": "locator_small",
         "weights": "locator_synthetic.weights.h5",
@@ -60,11 +63,22 @@ PRETRAINED_LOCATORS = {
                  "--epochs 2 --learning-rate 1e-3"),
                 ("stage4.weights.h5", "--initial-weights stage3.weights.h5 --count 6000 --more-photos 1:4000 "
                  "--epochs 6 --learning-rate 1e-3"),
-                ("locator_synthetic.weights.h5", "--initial-weights stage4.weights.h5 --count 6000 "
-                 "--more-photos 1:4000 --epochs 6 --learning-rate 5e-4"))),
-        "training_streams": [{"purpose": "train", "seed": 0, "split": "train", "count": 6_000},
-                             {"purpose": "train", "seed": 1, "split": "train", "count": 4_000},
-                             {"purpose": "validation", "seed": 0, "split": "train", "count": 400}],
+                ("stage5.weights.h5", "--initial-weights stage4.weights.h5 --count 6000 "
+                 "--more-photos 1:4000 --epochs 6 --learning-rate 5e-4"),
+                ("stage6.weights.h5", "--initial-weights stage5.weights.h5 --count 6000 "
+                 "--more-photos 1:4000 --epochs 3 --learning-rate 5e-4"),
+                ("locator_synthetic.weights.h5", "--initial-weights stage6.weights.h5 --count 6000 "
+                 "--more-photos 1:4000 --more-photos 2:10000 --more-photos 3:10000 --epochs 4 "
+                 "--learning-rate 5e-4"))),
+        "recipe_note": "stages 1 to 5 on photo generator version 1 (git checkout b76e74e), stages 6 and 7 on "
+                       "version 2",
+        "training_streams": [
+            {"purpose": "train", "seed": 0, "split": "train", "count": 6_000, "generator": "photo_scenes-1"},
+            {"purpose": "train", "seed": 1, "split": "train", "count": 4_000, "generator": "photo_scenes-1"},
+            {"purpose": "validation", "seed": 0, "split": "train", "count": 400, "generator": "photo_scenes-1"},
+            *({"purpose": "train", "seed": seed, "split": "train", "count": count, "generator": "photo_scenes-2"}
+              for seed, count in ((0, 6_000), (1, 4_000), (2, 10_000), (3, 10_000))),
+            {"purpose": "validation", "seed": 0, "split": "train", "count": 400, "generator": "photo_scenes-2"}],
     },
 }
 
