@@ -200,8 +200,8 @@ def layout(rng, glyphs, text, tracking=None, vertical=False, tabular=False):
     tracking: the advance between characters as a multiple of each one's own
     (random, 0.85 to 1.45, when None); vertical: stack the characters top to
     bottom, each centred, the first on top (the reading order); tabular: every
-    character takes the widest digit's advance, centred in it, as the figures of
-    most house-number plates do (a "1" then stands apart from its neighbours).
+    character takes the widest digit's advance, centred in it, as fixed-pitch
+    figures do (a "1" then stands apart from its neighbours).
     """
     if vertical:
         placed = _stack(rng, glyphs, text, tracking)

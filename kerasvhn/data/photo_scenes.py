@@ -20,7 +20,9 @@ a gate with pillars and a fence, a mailbox on a post in front of a lawn.
 The numbers themselves are painted by the house-number styles of kerasvhn.data.styles
 (plates, plaques, enamel, tiles, mounted digits, glass, stencils, vertical numbers,
 building signs) directly on the photo's own surface (`Canvas.ground`), so that a
-number is never a pasted rectangle. What is not a house number, and so gets no box:
+number is never a pasted rectangle. A quarter of them (SPACED_SHARE) are spread apart,
+as many real plates and door numbers are: fixed-pitch rows with wide cells, or stacks
+with wide gaps. What is not a house number, and so gets no box:
 street-name signs, shop and department signs, notices and posters, phone numbers and
 other digits inside a line of letters at the letters' size ("TEL 0412345678", "ROOM
 214", "LEVEL 2"): a house number stands on its own, on its plate, door, wall or post,
