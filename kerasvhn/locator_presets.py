@@ -53,25 +53,29 @@ PRETRAINED_LOCATORS = {
         "preset": "locator_small",
         "weights": "locator_synthetic.weights.h5",
         "min_score": 0.3,
-        "recipe": " && ".join(
-            f"KERAS_BACKEND=tensorflow kerasvhn train_locator {out} {options} --validation-count 400 --seed 0"
-            for out, options in (
-                ("stage1.weights.h5", "--count 6000 --epochs 5 --stop-after 2"),
-                ("stage2.weights.h5", "--initial-weights stage1.weights.h5 --count 6000 --epochs 2 "
-                 "--learning-rate 1e-3"),
-                ("stage3.weights.h5", "--initial-weights stage2.weights.h5 --count 6000 --more-photos 1:4000 "
-                 "--epochs 2 --learning-rate 1e-3"),
-                ("stage4.weights.h5", "--initial-weights stage3.weights.h5 --count 6000 --more-photos 1:4000 "
-                 "--epochs 6 --learning-rate 1e-3"),
-                ("stage5.weights.h5", "--initial-weights stage4.weights.h5 --count 6000 "
-                 "--more-photos 1:4000 --epochs 6 --learning-rate 5e-4"),
-                ("stage6.weights.h5", "--initial-weights stage5.weights.h5 --count 6000 "
-                 "--more-photos 1:4000 --epochs 3 --learning-rate 5e-4"),
-                ("locator_synthetic.weights.h5", "--initial-weights stage6.weights.h5 --count 6000 "
-                 "--more-photos 1:4000 --more-photos 2:10000 --more-photos 3:10000 --epochs 4 "
-                 "--learning-rate 5e-4"))),
-        "recipe_note": "stages 1 to 5 on photo generator version 1 (git checkout b76e74e), stages 6 and 7 on "
-                       "version 2",
+        # Stages 1 to 5 drew photo generator version 1, so the recipe runs them at commit
+        # b76e74e and returns (`git checkout -`) for stages 6 and 7.
+        "recipe": " && ".join([
+            "git checkout b76e74e",
+            *(f"KERAS_BACKEND=tensorflow kerasvhn train_locator {out} {options} --validation-count 400 --seed 0"
+              for out, options in (
+                  ("stage1.weights.h5", "--count 6000 --epochs 5 --stop-after 2"),
+                  ("stage2.weights.h5", "--initial-weights stage1.weights.h5 --count 6000 --epochs 2 "
+                   "--learning-rate 1e-3"),
+                  ("stage3.weights.h5", "--initial-weights stage2.weights.h5 --count 6000 --more-photos 1:4000 "
+                   "--epochs 2 --learning-rate 1e-3"),
+                  ("stage4.weights.h5", "--initial-weights stage3.weights.h5 --count 6000 --more-photos 1:4000 "
+                   "--epochs 6 --learning-rate 1e-3"),
+                  ("stage5.weights.h5", "--initial-weights stage4.weights.h5 --count 6000 "
+                   "--more-photos 1:4000 --epochs 6 --learning-rate 5e-4"))),
+            "git checkout -",
+            *(f"KERAS_BACKEND=tensorflow kerasvhn train_locator {out} {options} --validation-count 400 --seed 0"
+              for out, options in (
+                  ("stage6.weights.h5", "--initial-weights stage5.weights.h5 --count 6000 "
+                   "--more-photos 1:4000 --epochs 3 --learning-rate 5e-4"),
+                  ("locator_synthetic.weights.h5", "--initial-weights stage6.weights.h5 --count 6000 "
+                   "--more-photos 1:4000 --more-photos 2:10000 --more-photos 3:10000 --epochs 4 "
+                   "--learning-rate 5e-4")))]),
         "training_streams": [
             {"purpose": "train", "seed": 0, "split": "train", "count": 6_000, "generator": "photo_scenes-1"},
             {"purpose": "train", "seed": 1, "split": "train", "count": 4_000, "generator": "photo_scenes-1"},

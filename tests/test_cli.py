@@ -54,8 +54,8 @@ def test_synth_photos_writes_the_locators_photos_their_boxes_and_labels(tmp_path
     assert "wrote 10 photos" in capsys.readouterr().out
     rows = list(csv.DictReader(open(out / "boxes.csv", encoding="utf-8")))
     assert {row["file"] for row in rows} == {f"{i}.jpg" for i in range(1, 11)}
-    for index in range(10):
-        photo = render_photo(index, seed=2, purpose="test", long_side=(200, 240))
+    drawn = [render_photo(index, seed=2, purpose="test", long_side=(200, 240)) for index in range(10)]
+    for index, photo in enumerate(drawn):
         mine = [row for row in rows if row["file"] == f"{index + 1}.jpg"]
         with Image.open(out / f"{index + 1}.jpg") as image:
             assert image.size == photo.image.shape[1::-1]
@@ -65,8 +65,7 @@ def test_synth_photos_writes_the_locators_photos_their_boxes_and_labels(tmp_path
         assert [row["number"] for row in mine] == photo.numbers
         for row, box in zip(mine, photo.boxes):
             np.testing.assert_allclose([float(row[k]) for k in ("left", "top", "width", "height")], box, atol=0.01)
-    single = [f"{i + 1}.jpg" for i in range(10) if len(render_photo(i, seed=2, purpose="test",
-                                                                     long_side=(200, 240)).numbers) == 1]
+    single = [f"{i + 1}.jpg" for i, photo in enumerate(drawn) if len(photo.numbers) == 1]
     assert [photo.file for photo in read_labels(out)] == single and single
     with Image.open(out / "preview.png") as image:
         assert image.format == "PNG" and image.width >= 320

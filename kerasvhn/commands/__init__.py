@@ -6,5 +6,5 @@ only assembles them. Modules import Keras inside `run`, so `kerasvhn --help` sta
 """
 
 #: In the order `kerasvhn --help` lists them: the data path, then models, then the rest.
-COMMANDS = ("synth", "synth_photos", "download", "prepare", "train", "train_locator", "evaluate", "attack", "predict", "locate", "bench",
-            "demo", "info")
+COMMANDS = ("synth", "synth_photos", "download", "prepare", "train", "train_locator", "evaluate", "attack", "predict",
+            "locate", "bench", "demo", "info")
