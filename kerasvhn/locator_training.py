@@ -249,6 +249,35 @@ def train_locator(count=40_000, epochs=12, seed=0, *, validation_count=1_000, pr
     return locator, {key: [float(v) for v in values] for key, values in history.history.items()}
 
 
+def epoch_path(path, epoch):
+    """Where `SaveEachEpoch` saves epoch `epoch` (counted from 1) of a model bound for `path`.
+
+    >>> epoch_path("runs/locator.weights.h5", 3), epoch_path("locator.keras", 1)
+    ('runs/locator.epoch3.weights.h5', 'locator.epoch1.keras')
+    """
+    path = str(path)
+    suffix = ".weights.h5" if path.endswith(".weights.h5") else ".keras"
+    if not path.endswith(suffix):
+        raise ValueError(f"expected a .keras or .weights.h5 name, got {path!r}")
+    return f"{path[: -len(suffix)]}.epoch{int(epoch)}{suffix}"
+
+
+class SaveEachEpoch(keras.callbacks.Callback):
+    """Saves the model after each epoch (`kerasvhn.saving.save_model`, at
+    `epoch_path(path, epoch)`): a long run's epochs to choose from, and what a run
+    stopped early leaves behind."""
+
+    def __init__(self, path):
+        super().__init__()
+        self.path = str(path)
+        epoch_path(self.path, 1)  # the name is checked before training starts
+
+    def on_epoch_end(self, epoch, logs=None):
+        from kerasvhn.saving import save_model
+
+        save_model(self.model, epoch_path(self.path, epoch + 1))
+
+
 # ----------------------------------------------------------------------------- scores
 
 

@@ -13,7 +13,8 @@ from kerasvhn.cli import main
 from kerasvhn.data.photo_scenes import render_encoded, render_photo
 from kerasvhn.locator import (Box, NumberLocator, boxes_in_photo, decode_boxes, fit_photo, giou, iou, load_locator,
                               locator_loss)
-from kerasvhn.locator_training import encode_targets, match, score_boxes, train_locator, training_window
+from kerasvhn.locator_training import (SaveEachEpoch, encode_targets, epoch_path, match, score_boxes, train_locator,
+                                       training_window)
 from kerasvhn.saving import save_model
 
 # ----------------------------------------------------------------------------- synthetic whole photos
@@ -400,6 +401,23 @@ def test_stop_after_runs_the_first_epochs_of_a_longer_schedule(small_photos):
     assert 3e-4 < float(locator.optimizer.learning_rate) < 8e-4
     with pytest.raises(ValueError, match="stop_after must be at most epochs"):
         train_locator(6, 2, photos=small_photos, stop_after=3, verbose=0, log=lambda *a: None)
+
+
+def test_save_each_epoch_leaves_every_epochs_weights(small_photos, tmp_path):
+    """Each epoch's file holds that epoch's weights: the first differs from the last,
+    and the last equals the trained locator's."""
+    from kerasvhn.locator import load_locator
+
+    out = tmp_path / "loc.weights.h5"
+    locator, _ = train_locator(6, 2, validation_count=2, preset="locator_tiny", batch_size=3, crop=64,
+                               photos=small_photos, callbacks=[SaveEachEpoch(out)], verbose=0, log=lambda *a: None)
+    first, last = (load_locator(epoch_path(out, k)) for k in (1, 2))
+    assert sorted(p.name for p in tmp_path.glob("*.weights.h5")) == ["loc.epoch1.weights.h5", "loc.epoch2.weights.h5"]
+    for trained, saved in zip(locator.get_weights(), last.get_weights()):
+        np.testing.assert_array_equal(trained, saved)
+    assert any(not np.array_equal(a, b) for a, b in zip(first.get_weights(), last.get_weights()))
+    with pytest.raises(ValueError, match=".keras or .weights.h5"):
+        SaveEachEpoch(tmp_path / "loc.h5")
 
 
 # ----------------------------------------------------------------------------- the command line

@@ -43,6 +43,9 @@ def add_arguments(parser):
                         help="continue training this locator (.keras, or .weights.h5 with its .config.json)")
     parser.add_argument("--test-count", type=int_at_least(1), default=1_000,
                         help="held-out synthetic test photos scored at the end (default: %(default)s)")
+    parser.add_argument("--save-each-epoch", action="store_true",
+                        help="also save the model after every epoch, as OUT with .epochN before its suffix "
+                             "(locator.epoch2.keras): a long run's epochs to choose from")
     parser.add_argument("--json", action="store_true", help="print the scores as one JSON object")
 
 
@@ -55,15 +58,16 @@ def run(args):
     if args.crop % 32:
         raise ValueError(f"--crop must be a multiple of 32, got {args.crop}")
     from kerasvhn.locator import load_locator
-    from kerasvhn.locator_training import evaluate_locator, train_locator
+    from kerasvhn.locator_training import SaveEachEpoch, evaluate_locator, train_locator
     from kerasvhn.saving import save_model
 
+    callbacks = [SaveEachEpoch(name)] if args.save_each_epoch else []
     initial = load_locator(args.initial_weights) if args.initial_weights else None
     locator, history = train_locator(args.count, args.epochs, args.seed, validation_count=args.validation_count,
                                      preset=args.preset, batch_size=args.batch_size,
                                      learning_rate=args.learning_rate, crop=args.crop, initial_model=initial,
                                      stop_after=args.stop_after, more=args.more_photos,
-                                     iou_weight=args.iou_loss)
+                                     iou_weight=args.iou_loss, callbacks=callbacks)
     save_model(locator, name)
     scores = evaluate_locator(locator, args.test_count, seed=0, split="held_out", purpose="test")
     if args.json:
