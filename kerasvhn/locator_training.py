@@ -30,6 +30,7 @@ from kerasvhn.data import photo_scenes
 from kerasvhn.data.photo_scenes import render_encoded
 from kerasvhn.data.synth import stream
 from kerasvhn.locator import STRIDE, NumberLocator, fit_photo, iou
+from kerasvhn.saving import WEIGHTS_SUFFIX, save_model
 
 #: The side of a training window, pixels.
 CROP = 384
@@ -256,9 +257,9 @@ def epoch_path(path, epoch):
     ('runs/locator.epoch3.weights.h5', 'locator.epoch1.keras')
     """
     path = str(path)
-    suffix = ".weights.h5" if path.endswith(".weights.h5") else ".keras"
+    suffix = WEIGHTS_SUFFIX if path.endswith(WEIGHTS_SUFFIX) else ".keras"
     if not path.endswith(suffix):
-        raise ValueError(f"expected a .keras or .weights.h5 name, got {path!r}")
+        raise ValueError(f"expected a .keras or {WEIGHTS_SUFFIX} name, got {path!r}")
     return f"{path[: -len(suffix)]}.epoch{int(epoch)}{suffix}"
 
 
@@ -273,8 +274,6 @@ class SaveEachEpoch(keras.callbacks.Callback):
         epoch_path(self.path, 1)  # the name is checked before training starts
 
     def on_epoch_end(self, epoch, logs=None):
-        from kerasvhn.saving import save_model
-
         save_model(self.model, epoch_path(self.path, epoch + 1))
 
 

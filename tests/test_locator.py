@@ -406,8 +406,6 @@ def test_stop_after_runs_the_first_epochs_of_a_longer_schedule(small_photos):
 def test_save_each_epoch_leaves_every_epochs_weights(small_photos, tmp_path):
     """Each epoch's file holds that epoch's weights: the first differs from the last,
     and the last equals the trained locator's."""
-    from kerasvhn.locator import load_locator
-
     out = tmp_path / "loc.weights.h5"
     locator, _ = train_locator(6, 2, validation_count=2, preset="locator_tiny", batch_size=3, crop=64,
                                photos=small_photos, callbacks=[SaveEachEpoch(out)], verbose=0, log=lambda *a: None)
