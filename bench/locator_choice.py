@@ -1,7 +1,7 @@
 """Which locator to ship? Several locators side by side on the same synthetic photos, one run.
 
     python bench/locator_choice.py --locators locator_synthetic new.weights.h5 [--model MODEL]
-                                   [--validation 400] [--test 600] [--json OUT.json]
+                                   [--validation 400] [--test 600] [--true-boxes] [--json OUT.json]
 
 Synthetic photos only (kerasvhn.data.photo_scenes, today's generator), each rendered
 once and given to every locator, at the training size (320-640 px on the long side)
@@ -11,7 +11,10 @@ and at 800-1280 px, the size of many real photos:
   stream its training monitors), the photos the two stages read right with the shipped
   reader, exactly as `kerasvhn predict` reads them (whole frame first, then the best
   boxes; right: one of the photo's numbers, or "" when it has none); the shipped
-  locator is the one with the most at both sizes together;
+  locator is the one with the most at both sizes together; `--true-boxes` adds the
+  ceiling: the same reading given each photo's true number boxes (score 1) instead of a
+  locator's, so that the misses split into the locator's and the reader's; the readings
+  are also broken down by the height in pixels of each photo's tallest number;
 - the boxes, measured after choosing: on held-out test photos (purpose "test", fonts and
   backgrounds training never draws), recall and precision at IoU 0.5 of the boxes
   scoring 0.3 (the shipped `min_score`) and 0.5 or more, recall by the number's width
@@ -36,12 +39,43 @@ SIZES = {"320-640 px": (320, 640), "800-1280 px": (800, 1280)}
 MIN_SCORES = (0.3, 0.5)
 
 
+#: Photos sorted by their tallest number's height in pixels, for the readings' breakdown.
+HEIGHTS = {"< 16 px": (0, 16), "16-31 px": (16, 32), ">= 32 px": (32, float("inf"))}
+
+
 def read_right(model, locator, images, truths):
-    """Photos the two stages read right (`kerasvhn.predict.read_photos_located`)."""
+    """Per photo, whether the two stages read it right (`kerasvhn.predict.read_photos_located`)."""
     from kerasvhn.predict import read_photos_located
 
     answers = [readings[0].number for readings in read_photos_located(model, locator, images, every=False)]
-    return sum((answer in truth) if truth else (answer == "") for answer, truth in zip(answers, truths))
+    return [(answer in truth) if truth else (answer == "") for answer, truth in zip(answers, truths)]
+
+
+def height_bucket(boxes):
+    """The photo's tallest number's height bucket ("< 16 px", ...), or "no number"."""
+    if not boxes:
+        return "no number"
+    tallest = max(y1 - y0 for _, y0, _, y1 in boxes)
+    return next(name for name, (low, high) in HEIGHTS.items() if low <= tallest < high)
+
+
+class TrueBoxes:
+    """A stand-in locator that returns each photo's true number boxes, score 1: the
+    two-stage reading's ceiling with a perfect locator. `locate` takes the photos
+    given to `use` (matched by identity)."""
+
+    def __init__(self):
+        self._boxes = {}
+
+    def use(self, images, true_boxes):
+        self._boxes = {id(image): boxes for image, boxes in zip(images, true_boxes)}
+        return self
+
+    def locate(self, images, min_score=None, max_boxes=None):
+        from kerasvhn.locator import Box
+
+        return [[Box(x0, y0, x1 - x0, y1 - y0, 1.0) for x0, y0, x1, y1 in self._boxes[id(image)]][:max_boxes]
+                for image in images]
 
 
 def box_scores(locator, images, true_boxes):
@@ -70,6 +104,8 @@ def main():
     parser.add_argument("--model", default=None, help="the reader (default: the shipped one)")
     parser.add_argument("--validation", type=int, default=400, help="validation photos per size")
     parser.add_argument("--test", type=int, default=600, help="held-out test photos per size")
+    parser.add_argument("--true-boxes", action="store_true",
+                        help="add the ceiling: the readings given each photo's true boxes")
     parser.add_argument("--json", type=Path, default=OUT)
     args = parser.parse_args()
 
@@ -81,20 +117,30 @@ def main():
 
     model = load_model(args.model)
     locators = {name: load_locator(name) for name in args.locators}
+    ceiling = TrueBoxes() if args.true_boxes else None
     print(f"Keras {keras.__version__} on {keras.backend.backend()}, {machine_description()}, "
           f"photo generator version {photo_scenes.VERSION}\n", flush=True)
     rows = {name: {"locator": name} for name in locators}
     for size, long_side in SIZES.items():
-        images, _, truths = _photos(args.validation, "validation", "train", long_side)
-        for name, locator in locators.items():
+        images, true_boxes, truths = _photos(args.validation, "validation", "train", long_side)
+        readers = dict(locators)
+        if ceiling is not None:
+            readers["true boxes"] = ceiling.use(images, true_boxes)
+            rows.setdefault("true boxes", {"locator": "true boxes"})
+        for name, locator in readers.items():
             began = time.perf_counter()
-            rows[name][f"read {size}"] = read_right(model, locator, images, truths)
+            right = read_right(model, locator, images, truths)
+            rows[name][f"read {size}"] = sum(right)
+            for flag, boxes in zip(right, true_boxes):
+                counts = rows[name].setdefault("by height", {}).setdefault(height_bucket(boxes), [0, 0])
+                counts[0] += flag
+                counts[1] += 1
             print(f"{name}: {rows[name][f'read {size}']} of {args.validation} validation photos read right at "
                   f"{size} ({time.perf_counter() - began:.0f} s)", flush=True)
     for row in rows.values():
         row["read both"] = sum(row[f"read {size}"] for size in SIZES)
     boxes = []
-    for size, long_side in SIZES.items():
+    for size, long_side in SIZES.items() if args.test else ():
         images, true_boxes, _ = _photos(args.test, "test", "held_out", long_side)
         for name, locator in locators.items():
             for min_score, score in box_scores(locator, images, true_boxes).items():
@@ -106,12 +152,27 @@ def main():
     print(f"\ntwo-stage readings right of {args.validation} validation photos per size (the choice):\n")
     print(markdown_table(table, [("locator", "locator", "{}"), *((f"read {s}", s, "{}") for s in SIZES),
                                  ("read both", "both", "{}")]))
+    buckets = ["no number", *HEIGHTS]
+    for row in table:
+        for bucket in buckets:
+            right, count = row["by height"].get(bucket, (0, 0))
+            row[bucket] = f"{right}/{count}"
+    print("\nthe same, both sizes, by the photo's tallest number's height in pixels:\n")
+    print(markdown_table(table, [("locator", "locator", "{}"), *((b, b, "{}") for b in buckets)]))
+    if not boxes:
+        return _save(args, table, boxes)
     print(f"\nboxes on {args.test} held-out test photos per size (IoU 0.5; by width: < 5% / 5-15% / >= 15% of "
           "the photo's):\n")
     print(markdown_table(boxes, [("locator", "locator", "{}"), ("photos", "photos", "{}"),
                                  ("min_score", "scoring at least", "{}"), ("recall", "recall", "{:.1%}"),
                                  ("precision", "precision", "{:.1%}"), ("by_width", "recall by width", "{}"),
                                  ("numberless_boxed", "number-less photos boxed", "{}")]))
+    _save(args, table, boxes)
+
+
+def _save(args, table, boxes):
+    from kerasvhn.data import photo_scenes
+
     args.json.parent.mkdir(parents=True, exist_ok=True)
     with open(args.json, "w") as handle:
         json.dump({"readings": table, "boxes": boxes, "generator": photo_scenes.VERSION,
