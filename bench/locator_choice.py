@@ -1,7 +1,8 @@
 """Which locator to ship? Several locators side by side on the same synthetic photos, one run.
 
     python bench/locator_choice.py --locators locator_synthetic new.weights.h5 [--model MODEL]
-                                   [--validation 400] [--test 600] [--true-boxes] [--json OUT.json]
+                                   [--validation 400] [--test 600] [--true-boxes] [--one-look]
+                                   [--json OUT.json]
 
 Synthetic photos only (kerasvhn.data.photo_scenes, today's generator), each rendered
 once and given to every locator, at the training size (320-640 px on the long side)
@@ -15,6 +16,8 @@ and at 800-1280 px, the size of many real photos:
   ceiling: the same reading given each photo's true number boxes (score 1) instead of a
   locator's, so that the misses split into the locator's and the reader's; the readings
   are also broken down by the height in pixels of each photo's tallest number;
+  `--one-look` adds each locator that has a second look (kerasvhn.second_look) once
+  more without it;
 - the boxes, measured after choosing: on held-out test photos (purpose "test", fonts and
   backgrounds training never draws), recall and precision at IoU 0.5 of the boxes
   scoring 0.3 (the shipped `min_score`) and 0.5 or more, recall by the number's width
@@ -78,6 +81,16 @@ class TrueBoxes:
                 for image in images]
 
 
+class OneLook:
+    """A locator read without its second look."""
+
+    def __init__(self, locator):
+        self.locator = locator
+
+    def locate(self, images, min_score=None, max_boxes=10):
+        return self.locator.locate(images, min_score=min_score, max_boxes=max_boxes, second_look=False)
+
+
 def box_scores(locator, images, true_boxes):
     """{min_score: kerasvhn.locator_training.score_boxes} of one locator's boxes."""
     from kerasvhn.locator_training import score_boxes
@@ -106,6 +119,8 @@ def main():
     parser.add_argument("--test", type=int, default=600, help="held-out test photos per size")
     parser.add_argument("--true-boxes", action="store_true",
                         help="add the ceiling: the readings given each photo's true boxes")
+    parser.add_argument("--one-look", action="store_true",
+                        help="add each locator with a second look once more without it")
     parser.add_argument("--json", type=Path, default=OUT)
     args = parser.parse_args()
 
@@ -117,6 +132,9 @@ def main():
 
     model = load_model(args.model)
     locators = {name: load_locator(name) for name in args.locators}
+    if args.one_look:
+        locators.update({f"{name}, one look": OneLook(locator) for name, locator in list(locators.items())
+                         if getattr(locator, "second_look", None)})
     ceiling = TrueBoxes() if args.true_boxes else None
     print(f"Keras {keras.__version__} on {keras.backend.backend()}, {machine_description()}, "
           f"photo generator version {photo_scenes.VERSION}\n", flush=True)

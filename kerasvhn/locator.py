@@ -55,7 +55,7 @@ MIN_SCORE = 0.3
 #: Boxes overlapping a better one by more than this IoU are dropped.
 NMS_IOU = 0.5
 
-_ARCHITECTURE_KEYS = ("input_size", "backbone", "neck", "head", "scales", "zoom")
+_ARCHITECTURE_KEYS = ("input_size", "backbone", "neck", "head", "scales", "zoom", "second_look")
 
 
 class Box(NamedTuple):
@@ -87,6 +87,9 @@ class NumberLocator(keras.Model):
             (boxes narrower than max_width of the photo, scoring at least
             min_score, are kept from a reading at factor x input_size), or [] for
             none.
+        second_look: override the preset's second look at each box: [factor,
+            side] (a window factor x the box's longer side, read at side x side
+            pixels; `kerasvhn.second_look`), or [] for none.
         min_score: the default least score of `locate`.
         fused: passed to every ConvBNReLU ("auto", True or False).
         training_streams: the synthetic photos the weights were trained on
@@ -102,10 +105,10 @@ class NumberLocator(keras.Model):
     """
 
     def __init__(self, preset="locator_small", input_size=None, backbone=None, neck=None, head=None, scales=None,
-                 zoom=None, min_score=MIN_SCORE, fused="auto", training_streams=None, **kwargs):
+                 zoom=None, second_look=None, min_score=MIN_SCORE, fused="auto", training_streams=None, **kwargs):
         config = locator_preset_config(preset)
         overrides = {"input_size": input_size, "backbone": backbone, "neck": neck, "head": head, "scales": scales,
-                     "zoom": zoom}
+                     "zoom": zoom, "second_look": second_look}
         config.update({k: v for k, v in overrides.items() if v is not None})
         config["backbone"] = [[int(f), int(s)] for f, s in config["backbone"]]
         config["scales"] = [float(v) for v in config.get("scales", [1.0])]
@@ -116,6 +119,13 @@ class NumberLocator(keras.Model):
                                    and 0 < config["zoom"][1] <= 1 and 0 <= config["zoom"][2] < 1):
             raise ValueError("zoom must be [] or [factor in (0, 4], max_width in (0, 1], min_score in [0, 1)], "
                              f"got {config['zoom']}")
+        config["second_look"] = [float(v) for v in config.get("second_look") or []]
+        if config["second_look"] and not (len(config["second_look"]) == 2 and 1 <= config["second_look"][0] <= 8
+                                          and config["second_look"][1] >= 32 and config["second_look"][1] % 32 == 0):
+            raise ValueError("second_look must be [] or [factor in [1, 8], side: a multiple of 32], "
+                             f"got {config['second_look']}")
+        config["second_look"] = ([config["second_look"][0], int(config["second_look"][1])]
+                                 if config["second_look"] else [])
         if int(np.prod([s for _, s in config["backbone"]])) != 32:
             raise ValueError(f"the backbone's strides must multiply to 32, got {config['backbone']}")
         if config["input_size"] % 32 or config["input_size"] < 32:
@@ -149,6 +159,7 @@ class NumberLocator(keras.Model):
         self.input_size = config["input_size"]
         self.scales = config["scales"]
         self.zoom = config["zoom"]
+        self.second_look = config["second_look"]
         self.min_score = float(min_score)
         self.fused = fused
         self.training_streams = None if training_streams is None else [dict(s) for s in training_streams]
@@ -198,7 +209,7 @@ class NumberLocator(keras.Model):
             loss = loss + ops.sum(ops.cast(extra, loss.dtype))
         return loss
 
-    def locate(self, images, min_score=None, max_boxes=10, batch_size=8):
+    def locate(self, images, min_score=None, max_boxes=10, batch_size=8, second_look=None):
         """The house numbers in each photo, best first.
 
         Args:
@@ -206,6 +217,8 @@ class NumberLocator(keras.Model):
             min_score: the least score of a box (default: the locator's min_score).
             max_boxes: at most this many boxes per photo.
             batch_size: photos per forward pass.
+            second_look: look at each box again in a window around it
+                (`kerasvhn.second_look`); None: when the locator's config has one.
 
         Returns a list (one per photo) of lists of `Box` in the photo's pixels.
         """
@@ -234,7 +247,14 @@ class NumberLocator(keras.Model):
                     boxes = decode_boxes(heat[k], box[k], least, max_boxes, valid=valid)
                     found[begin + k] += [b for b in boxes_in_photo(boxes, scale, chunk[k].size)
                                          if max_width is None or b.width < max_width * width]
-        return [_best(boxes, max_boxes) for boxes in found]
+        found = [_best(boxes, max_boxes) for boxes in found]
+        if self.second_look and second_look is not False:
+            from kerasvhn.second_look import look_again
+
+            factor, side = self.second_look
+            found = [_best(look_again(self, image, boxes, factor, side, batch_size), max_boxes)
+                     for image, boxes in zip(images, found)]
+        return found
 
     def input_sizes(self):
         """The sides photos are read at: input_size times each of the scales, in

@@ -8,6 +8,10 @@ import os
 #: scoring 0.5 or more. Chosen on the locator's 400 synthetic validation photos (two-stage
 #: readings right), rendered at the training size (320-640 px) and at 800-1280 px.
 ZOOM_FACTOR, ZOOM_MAX_WIDTH, ZOOM_MIN_SCORE = 2.0, 0.05, 0.5
+#: locator_small's second look (kerasvhn.second_look): each box located again in a window
+#: twice its longer side read at 256 x 256. Chosen on the same photos (two-stage readings
+#: right) over windows of 1.5, 2, 2.5 or 3 times the box read at 192 to 384 pixels.
+SECOND_LOOK = [2.0, 256]
 
 #: Architectures: `backbone` is a list of [filters, strides] ConvBNReLU 3x3 layers (the
 #: total stride must reach 32); `neck` the pyramid's channels; `head` the channels of
@@ -15,7 +19,9 @@ ZOOM_FACTOR, ZOOM_MAX_WIDTH, ZOOM_MIN_SCORE = 2.0, 0.05, 0.5
 #: the factors of input_size a photo is read at (boxes of every scale are merged);
 #: `zoom` one more, larger reading, [factor, max_width, min_score], whose boxes are
 #: kept only when narrower than max_width of the photo and scoring at least min_score
-#: (small numbers, which the other scales give too few pixels), or [] for none.
+#: (small numbers, which the other scales give too few pixels), or [] for none;
+#: `second_look` [factor, side]: each box located again in a window factor times its
+#: longer side, read at side x side pixels, or [] for none.
 LOCATOR_PRESETS = {
     # About 0.7 G multiply-adds on a 512 x 512 input (0.9 G with the 256 x 256 pass),
     # 0.5 M parameters.
@@ -26,6 +32,7 @@ LOCATOR_PRESETS = {
         "head": 48,
         "scales": [1.0, 0.5],
         "zoom": [ZOOM_FACTOR, ZOOM_MAX_WIDTH, ZOOM_MIN_SCORE],
+        "second_look": SECOND_LOOK,
     },
     # Half the channels: for tests and quick checks.
     "locator_tiny": {
@@ -35,6 +42,7 @@ LOCATOR_PRESETS = {
         "head": 16,
         "scales": [1.0],
         "zoom": [],
+        "second_look": [],
     },
 }
 

@@ -1,0 +1,107 @@
+"""The locator's second look (kerasvhn.second_look): windows around boxes, their
+pixels, and boxes moved to where the window's reading puts them."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from PIL import Image
+
+from kerasvhn.locator import Box, NumberLocator
+from kerasvhn.second_look import MATCH_IOU, look_again, window_around, window_pixels
+
+
+@settings(max_examples=60, deadline=None)
+@given(left=st.floats(0, 900), top=st.floats(0, 700), width=st.floats(2, 400), height=st.floats(2, 300),
+       factor=st.sampled_from([1.5, 2.0, 3.0]))
+def test_a_window_is_square_around_its_box_and_inside_the_photo_where_it_fits(left, top, width, height, factor):
+    size = (1000, 750)
+    box = Box(left, top, min(width, size[0] - left), min(height, size[1] - top), 0.9)
+    x, y, side = window_around(box, factor, size)
+    assert side == pytest.approx(factor * max(box.width, box.height))
+    for start, extent, low, high in ((x, size[0], box.left, box.left + box.width),
+                                     (y, size[1], box.top, box.top + box.height)):
+        if side <= extent:
+            assert 0 <= start + 1e-9 and start + side <= extent + 1e-9
+        else:
+            assert start == pytest.approx((extent - side) / 2)
+        assert start <= low + 1e-9 and high <= start + side + 1e-9  # the box stays inside its window
+
+
+def test_window_pixels_are_the_photos_resized_and_its_edges_repeated_beyond_it():
+    photo = np.zeros((100, 200, 3), np.uint8)
+    photo[:, 100:] = 255  # right half white
+    pixels, scale = window_pixels(Image.fromarray(photo), (150.0, -50.0, 100.0), 64)
+    assert pixels.shape == (64, 64, 3) and scale == pytest.approx(0.64)
+    # x from 150 to 250: 150-200 inside the photo (white), 200-250 beyond its right edge (white repeated)
+    np.testing.assert_allclose(pixels, 1.0, atol=1e-6)
+    pixels, _ = window_pixels(Image.fromarray(photo), (50.0, 0.0, 100.0), 64)
+    assert pixels[:, :30].max() < 0.01 and pixels[:, 34:].min() > 0.99  # the edge at x=100, the middle
+
+
+class _Bright:
+    """Stand-in network outputs: the heat map's peak at the bright rectangle's centre,
+    its box exact at the window's side and `widen` times too wide at other sides."""
+
+    def __init__(self, window_side, widen=1.6):
+        self.window_side, self.widen, self.sides = window_side, widen, []
+
+    def __call__(self, images):
+        count, height, width = images.shape[:3]
+        self.sides.append(height)
+        heat = np.full((count, height // 8, width // 8, 1), -10.0)
+        box = np.zeros((count, height // 8, width // 8, 4))
+        for k, image in enumerate(np.asarray(images)):
+            ys, xs = np.nonzero(image.mean(axis=-1) > 0.5)
+            x0, x1, y0, y1 = xs.min(), xs.max() + 1, ys.min(), ys.max() + 1
+            cx, cy = (x0 + x1) / 16, (y0 + y1) / 16  # in cells
+            col, row = int(cx), int(cy)
+            grow = 1.0 if height == self.window_side else self.widen
+            heat[k, row, col] = 5.0
+            box[k, row, col] = (cx - col - 0.5, cy - row - 0.5, np.log(grow * (x1 - x0) / 8), np.log((y1 - y0) / 8))
+        return {"heat": heat, "box": box}
+
+
+def _plate_photo():
+    photo = np.full((750, 1000, 3), 30, np.uint8)
+    photo[400:430, 600:690] = 240  # the plate: left 600, top 400, 90 x 30
+    return photo
+
+
+def test_the_second_look_moves_a_loose_box_onto_the_number(monkeypatch):
+    locator = NumberLocator("locator_tiny", input_size=512, zoom=[], second_look=[2.0, 256])
+    network = _Bright(window_side=256)
+    monkeypatch.setattr(locator, "predict_on_batch", network)
+    (looked,) = locator.locate(_plate_photo(), min_score=0.5)[0]
+    assert network.sides == [512, 256]  # the photo, then one window
+    np.testing.assert_allclose(looked[:4], (600, 400, 90, 30), atol=1.0)  # to a window pixel (x0.7)
+    assert looked.score == pytest.approx(1 / (1 + np.exp(-5.0)))  # the first look's score
+    (first,) = locator.locate(_plate_photo(), min_score=0.5, second_look=False)[0]
+    assert first.width == pytest.approx(1.6 * 90, abs=2.5)  # without it: the loose box
+
+
+def test_a_window_that_finds_another_box_or_none_leaves_the_first_box():
+    class _Elsewhere:
+        def predict_on_batch(self, images):
+            count, height, width = images.shape[:3]
+            heat = np.full((count, height // 8, width // 8, 1), -10.0)
+            heat[:, 0, 0] = 5.0  # a peak in the window's corner, a small box: no overlap
+            box = np.zeros((count, height // 8, width // 8, 4))
+            return {"heat": heat, "box": box}
+
+    first = Box(600.0, 400.0, 90.0, 30.0, 0.8)
+    image = Image.fromarray(_plate_photo())
+    assert look_again(_Elsewhere(), image, [first], 2.0, 256) == [first]
+    assert look_again(_Elsewhere(), image, [], 2.0, 256) == []
+    assert MATCH_IOU > 0
+
+
+def test_a_bad_second_look_names_the_problem_and_is_saved_with_the_config():
+    with pytest.raises(ValueError, match="second_look must be"):
+        NumberLocator("locator_tiny", second_look=[2.0, 250])
+    with pytest.raises(ValueError, match="second_look must be"):
+        NumberLocator("locator_tiny", second_look=[2.0])
+    locator = NumberLocator("locator_tiny", second_look=[2.5, 192])
+    assert locator.get_config()["second_look"] == [2.5, 192]
+    assert NumberLocator.from_config(locator.get_config()).second_look == [2.5, 192]
+    assert NumberLocator("locator_tiny").second_look == []
