@@ -16,6 +16,7 @@ from kerasvhn.locator import (Box, NumberLocator, boxes_in_photo, decode_boxes, 
 from kerasvhn.locator_training import (SaveEachEpoch, encode_targets, epoch_path, match, score_boxes, train_locator,
                                        training_window)
 from kerasvhn.saving import save_model
+from stand_in_locator import BrightPlate
 
 # ----------------------------------------------------------------------------- synthetic whole photos
 
@@ -207,28 +208,10 @@ def test_boxes_map_back_to_the_photos_pixels_exactly(tiny, monkeypatch):
     np.testing.assert_allclose(tall[:4], (142 / sx, 72 / sy, 48 / sx, 16 / sy), rtol=1e-12)
 
 
-class _Bright:
-    """Stand-in network outputs that find the bright rectangle in their input: the heat
-    map's peak at its centre's cell, its box exactly around it."""
-
-    def __call__(self, images):
-        count, height, width = images.shape[:3]
-        heat = np.full((count, height // 8, width // 8, 1), -10.0)
-        box = np.zeros((count, height // 8, width // 8, 4))
-        for k, image in enumerate(np.asarray(images)):
-            ys, xs = np.nonzero(image.mean(axis=-1) > 0.5)
-            x0, x1, y0, y1 = xs.min(), xs.max() + 1, ys.min(), ys.max() + 1
-            cx, cy = (x0 + x1) / 16, (y0 + y1) / 16  # in cells
-            col, row = int(cx), int(cy)
-            heat[k, row, col] = 5.0
-            box[k, row, col] = (cx - col - 0.5, cy - row - 0.5, np.log((x1 - x0) / 8), np.log((y1 - y0) / 8))
-        return {"heat": heat, "box": box}
-
-
 def test_boxes_of_a_rotated_phone_photo_are_in_its_upright_pixels(tiny, tmp_path, monkeypatch):
     """Stored turned with an EXIF orientation, the photo is located upright: the bright
     plate of the upright 300 x 400 photo is found where it is in the upright photo."""
-    monkeypatch.setattr(tiny, "predict_on_batch", _Bright())
+    monkeypatch.setattr(tiny, "predict_on_batch", BrightPlate())
     upright = np.full((400, 300, 3), 30, np.uint8)
     upright[250:290, 60:180] = 240  # the plate: left 60, top 250, 120 x 40
     exif = Image.Exif()

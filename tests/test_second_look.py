@@ -9,6 +9,7 @@ from PIL import Image
 
 from kerasvhn.locator import Box, NumberLocator
 from kerasvhn.second_look import MATCH_IOU, look_again, window_around, window_pixels
+from stand_in_locator import BrightPlate
 
 
 @settings(max_examples=60, deadline=None)
@@ -39,29 +40,6 @@ def test_window_pixels_are_the_photos_resized_and_its_edges_repeated_beyond_it()
     assert pixels[:, :30].max() < 0.01 and pixels[:, 34:].min() > 0.99  # the edge at x=100, the middle
 
 
-class _Bright:
-    """Stand-in network outputs: the heat map's peak at the bright rectangle's centre,
-    its box exact at the window's side and `widen` times too wide at other sides."""
-
-    def __init__(self, window_side, widen=1.6):
-        self.window_side, self.widen, self.sides = window_side, widen, []
-
-    def __call__(self, images):
-        count, height, width = images.shape[:3]
-        self.sides.append(height)
-        heat = np.full((count, height // 8, width // 8, 1), -10.0)
-        box = np.zeros((count, height // 8, width // 8, 4))
-        for k, image in enumerate(np.asarray(images)):
-            ys, xs = np.nonzero(image.mean(axis=-1) > 0.5)
-            x0, x1, y0, y1 = xs.min(), xs.max() + 1, ys.min(), ys.max() + 1
-            cx, cy = (x0 + x1) / 16, (y0 + y1) / 16  # in cells
-            col, row = int(cx), int(cy)
-            grow = 1.0 if height == self.window_side else self.widen
-            heat[k, row, col] = 5.0
-            box[k, row, col] = (cx - col - 0.5, cy - row - 0.5, np.log(grow * (x1 - x0) / 8), np.log((y1 - y0) / 8))
-        return {"heat": heat, "box": box}
-
-
 def _plate_photo():
     photo = np.full((750, 1000, 3), 30, np.uint8)
     photo[400:430, 600:690] = 240  # the plate: left 600, top 400, 90 x 30
@@ -70,7 +48,7 @@ def _plate_photo():
 
 def test_the_second_look_moves_a_loose_box_onto_the_number(monkeypatch):
     locator = NumberLocator("locator_tiny", input_size=512, zoom=[], second_look=[2.0, 256])
-    network = _Bright(window_side=256)
+    network = BrightPlate(exact_side=256, widen=1.6)
     monkeypatch.setattr(locator, "predict_on_batch", network)
     (looked,) = locator.locate(_plate_photo(), min_score=0.5)[0]
     assert network.sides == [512, 256]  # the photo, then one window
