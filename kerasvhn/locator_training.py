@@ -41,6 +41,10 @@ SCALES = (0.45, 1.3)
 KEEP_VISIBLE = 0.75
 #: Cells whose Gaussian reaches this carry the box loss.
 BOX_CELLS = 0.3
+#: A window cut as the second look cuts one (`look_window`) is centred on a number's box
+#: moved by up to this share of its width and height, each side scaled by up to this
+#: factor either way: the first look's errors.
+LOOK_SHIFT, LOOK_SCALE = 0.15, 1.25
 #: Size buckets of the scores: the number's width as a share of the photo's width.
 SIZE_BUCKETS = ((0.0, 0.05), (0.05, 0.15), (0.15, 1.01))
 
@@ -101,13 +105,18 @@ class LocatorBatches(keras.utils.PyDataset):
 
     training: random scale (SCALES times `size` on the long side) and a random
     crop x crop window per photo, a new draw each epoch; otherwise each photo whole
-    as `NumberLocator.locate` reads it (fit to size x size).
+    as `NumberLocator.locate` reads it (fit to size x size). With `look` (the
+    locator's second look, [factor, side]), a share `look_share` of the training
+    windows of photos with numbers are cut as the second look cuts them
+    (`look_window`).
     """
 
-    def __init__(self, photos, size, batch_size=16, training=True, crop=CROP, seed=0, **kwargs):
+    def __init__(self, photos, size, batch_size=16, training=True, crop=CROP, seed=0, look=(), look_share=0.0,
+                 **kwargs):
         super().__init__(**kwargs)
         self.photos, self.size, self.batch_size = photos, int(size), int(batch_size)
         self.training, self.crop, self.seed = training, int(crop), int(seed)
+        self.look, self.look_share = tuple(look), float(look_share)
         self.epoch = 0
         self.order = np.arange(len(photos))
         self.on_epoch_end()
@@ -128,7 +137,10 @@ class LocatorBatches(keras.utils.PyDataset):
             data, truth = self.photos[k][0], self.photos[k][1]
             if self.training:
                 rng = np.random.default_rng([self.seed, self.epoch, int(k)])
-                pixels, kept, ignored = training_window(rng, decode_photo(data), truth, self.size, self.crop)
+                if truth and self.look and rng.random() < self.look_share:
+                    pixels, kept, ignored = look_window(rng, decode_photo(data), truth, self.crop, *self.look)
+                else:
+                    pixels, kept, ignored = training_window(rng, decode_photo(data), truth, self.size, self.crop)
             else:
                 pixels, (sx, sy) = fit_photo(decode_photo(data), self.size)
                 kept, ignored = [(b[0] * sx, b[1] * sy, b[2] * sx, b[3] * sy) for b in truth], []
@@ -158,16 +170,58 @@ def training_window(rng, image, truth, size, crop):
     resized = np.asarray(image.resize((rw, rh), Image.BILINEAR), np.float32) / np.float32(255)
     window = resized[top : top + crop, left : left + crop]
     window = np.pad(window, ((0, crop - window.shape[0]), (0, crop - window.shape[1]), (0, 0)), mode="edge")
+    kept, ignored = visible_boxes([(x0 - left, y0 - top, x1 - left, y1 - top) for x0, y0, x1, y1 in boxes],
+                                  min(crop, rw - left), min(crop, rh - top))
+    return window, kept, ignored
+
+
+def look_window(rng, image, truth, crop, factor, side):
+    """One training window cut as the second look cuts one (kerasvhn.second_look):
+    around one of the photo's numbers, its box moved and scaled at random as a first
+    look might have placed it (LOOK_SHIFT, LOOK_SCALE), a square `factor` times that
+    box's longer side read at `side` pixels, so here `factor * crop / side` times it
+    read at crop x crop: the number as many pixels high as the second look sees it,
+    magnified (and blurred) as much when it is small in the photo. Returns what
+    `training_window` returns."""
+    from kerasvhn.locator import Box
+    from kerasvhn.second_look import window_around, window_pixels
+
+    x0, y0, x1, y1 = truth[int(rng.integers(len(truth)))]
+    width, height = x1 - x0, y1 - y0
+    cx = (x0 + x1) / 2 + rng.uniform(-LOOK_SHIFT, LOOK_SHIFT) * width
+    cy = (y0 + y1) / 2 + rng.uniform(-LOOK_SHIFT, LOOK_SHIFT) * height
+    width *= math.exp(rng.uniform(-math.log(LOOK_SCALE), math.log(LOOK_SCALE)))
+    height *= math.exp(rng.uniform(-math.log(LOOK_SCALE), math.log(LOOK_SCALE)))
+    first = Box(cx - width / 2, cy - height / 2, width, height, 1.0)
+    window = window_around(first, factor * crop / side, image.size)
+    pixels, scale = window_pixels(image, window, crop)
+    left, top, length = window
+    boxes = [((b[0] - left) * scale, (b[1] - top) * scale, (b[2] - left) * scale, (b[3] - top) * scale)
+             for b in truth]
+    # Beyond the photo the window repeats its edge: the boxes are clipped to the photo's part.
+    inside = (max(0.0, -left * scale), max(0.0, -top * scale),
+              min(float(crop), (image.size[0] - left) * scale), min(float(crop), (image.size[1] - top) * scale))
+    kept, ignored = visible_boxes(boxes, inside[2], inside[3], inside[0], inside[1])
+    return pixels, kept, ignored
+
+
+def visible_boxes(boxes, right, bottom, left=0.0, top=0.0):
+    """Boxes (x0, y0, x1, y1) in a window's pixels clipped to its visible part (left,
+    top, right, bottom): (kept, ignored), those KEEP_VISIBLE or more inside kept,
+    the rest that show at all ignored.
+
+    >>> visible_boxes([(10, 10, 20, 20), (-5, 0, 5, 10), (50, 50, 60, 60)], 40, 40)
+    ([(10, 10, 20, 20)], [(0.0, 0, 5, 10)])
+    """
     kept, ignored = [], []
     for x0, y0, x1, y1 in boxes:
-        x0, x1, y0, y1 = x0 - left, x1 - left, y0 - top, y1 - top
-        cx0, cy0 = max(x0, 0.0), max(y0, 0.0)
-        cx1, cy1 = min(x1, min(crop, rw - left)), min(y1, min(crop, rh - top))
+        cx0, cy0 = max(x0, left), max(y0, top)
+        cx1, cy1 = min(x1, right), min(y1, bottom)
         if cx1 <= cx0 or cy1 <= cy0:
             continue
         visible = (cx1 - cx0) * (cy1 - cy0) / max((x1 - x0) * (y1 - y0), 1e-9)
         (kept if visible >= KEEP_VISIBLE else ignored).append((cx0, cy0, cx1, cy1))
-    return window, kept, ignored
+    return kept, ignored
 
 
 # ----------------------------------------------------------------------------- training
@@ -175,7 +229,7 @@ def training_window(rng, image, truth, size, crop):
 
 def train_locator(count=40_000, epochs=12, seed=0, *, validation_count=1_000, preset="locator_small",
                   batch_size=16, learning_rate=2e-3, crop=CROP, initial_model=None, workers=2, photos=None,
-                  stop_after=None, more=(), iou_weight=0.0, verbose="auto", callbacks=(), log=print):
+                  stop_after=None, more=(), iou_weight=0.0, look_share=0.0, verbose="auto", callbacks=(), log=print):
     """Trains a NumberLocator on freshly rendered synthetic photos.
 
     Args:
@@ -198,6 +252,9 @@ def train_locator(count=40_000, epochs=12, seed=0, *, validation_count=1_000, pr
             `photos` given, its training list holds them last.
         iou_weight: the weight of the box loss's GIoU term (`locator_loss`; 0: L1
             alone, as the shipped locator's first five runs).
+        look_share: the share of training windows (of photos with numbers) cut as
+            the locator's second look cuts them (`look_window`; 0: none). A
+            locator without a second look takes 0 only.
         verbose, callbacks: as for `fit`; log: where the report lines go.
 
     Returns (locator, history dict). The locator's `training_streams` record the
@@ -216,6 +273,8 @@ def train_locator(count=40_000, epochs=12, seed=0, *, validation_count=1_000, pr
         raise ValueError(f"stop_after must be at most epochs ({epochs}), got {stop_after}")
     if not learning_rate > 0:
         raise ValueError(f"learning_rate must be positive, got {learning_rate!r}")
+    if not 0.0 <= look_share <= 1.0:
+        raise ValueError(f"look_share must be between 0 and 1, got {look_share!r}")
     if verbose == "auto":
         import sys
 
@@ -224,6 +283,11 @@ def train_locator(count=40_000, epochs=12, seed=0, *, validation_count=1_000, pr
     from kerasvhn.train import cosine_schedule
 
     more = [(check_int("more seed", s, 0), check_int("more count", c, 1)) for s, c in more]
+    set_random_seed(seed)
+    locator = initial_model if initial_model is not None else NumberLocator(preset)
+    if look_share and not locator.second_look:
+        raise ValueError(f"look_share {look_share} needs a locator with a second look; this one has none "
+                         f"(preset {locator.preset!r})")
     if photos is None:
         train_photos = [photo for s, c in [(seed, count), *more]
                         for photo in render_encoded(c, s, "train", workers=workers, progress=verbose == 1, log=log)]
@@ -232,18 +296,18 @@ def train_locator(count=40_000, epochs=12, seed=0, *, validation_count=1_000, pr
     first = len(train_photos) - sum(c for _, c in more)
     if first < 1:
         raise ValueError(f"{len(train_photos)} training photos given, fewer than the {sum(c for _, c in more)} of more")
-    set_random_seed(seed)
-    locator = initial_model if initial_model is not None else NumberLocator(preset)
     generator = f"photo_scenes-{photo_scenes.VERSION}"
     streams = [stream("train", s, count=c, generator=generator) for s, c in [(seed, first), *more]]
     streams.append(stream("validation", seed, count=len(validation_photos), generator=generator))
     locator.training_streams = [*(locator.training_streams or []), *streams]
-    batches = LocatorBatches(train_photos, locator.input_size, batch_size, training=True, crop=crop, seed=seed)
+    batches = LocatorBatches(train_photos, locator.input_size, batch_size, training=True, crop=crop, seed=seed,
+                             look=locator.second_look if look_share else (), look_share=look_share)
     validation = LocatorBatches(validation_photos, locator.input_size, batch_size, training=False)
     locator.compile(optimizer=keras.optimizers.Adam(
         learning_rate=cosine_schedule(learning_rate, len(batches), epochs), clipnorm=5.0), iou_weight=iou_weight)
     log(f"training NumberLocator ({locator.count_params():,} parameters) on the {keras.backend.backend()} backend: "
         f"{len(batches)} batches of {batch_size} windows of {crop}x{crop} x {epochs} epochs"
+        + (f", {look_share:.0%} of them cut as the second look cuts its windows" if look_share else "")
         + ("" if stop_after is None else f" (stopping after {stop_after})"))
     history = locator.fit(batches, epochs=epochs if stop_after is None else stop_after, validation_data=validation, callbacks=list(callbacks),
                           verbose=verbose)

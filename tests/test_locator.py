@@ -445,3 +445,7 @@ def test_cli_train_locator_saves_and_scores(tmp_path, capsys):
     assert "must end in .keras or .weights.h5" in capsys.readouterr().err
     assert main(["train_locator", str(out), "--iou-loss", "-1"]) == 1
     assert "--iou-loss must be at least 0" in capsys.readouterr().err
+    assert main(["train_locator", str(out), "--look-windows", "1.2"]) == 1
+    assert "--look-windows must be between 0 and 1" in capsys.readouterr().err
+    assert main(["train_locator", str(out), "--preset", "locator_tiny", "--look-windows", "0.3"]) == 1
+    assert "needs a locator with a second look" in capsys.readouterr().err

@@ -7,7 +7,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
+from kerasvhn import locator_training
+from kerasvhn.data.photo_scenes import render_encoded
 from kerasvhn.locator import Box, NumberLocator
+from kerasvhn.locator_training import LOOK_SCALE, LocatorBatches, look_window, train_locator
 from kerasvhn.second_look import MATCH_IOU, look_again, window_around, window_pixels
 from stand_in_locator import BrightPlate
 
@@ -83,3 +86,67 @@ def test_a_bad_second_look_names_the_problem_and_is_saved_with_the_config():
     assert locator.get_config()["second_look"] == [2.5, 192]
     assert NumberLocator.from_config(locator.get_config()).second_look == [2.5, 192]
     assert NumberLocator("locator_tiny").second_look == []
+
+
+# ----------------------------------------------------------------------------- training on its windows
+
+
+def _bright_rectangle_photo(size, rect):
+    photo = np.full((size[1], size[0], 3), 40, np.uint8)
+    x0, y0, x1, y1 = rect
+    photo[y0:y1, x0:x1] = 230
+    return Image.fromarray(photo)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 10_000), st.integers(6, 120), st.integers(4, 60), st.floats(0, 1), st.floats(0, 1))
+def test_a_look_window_shows_its_number_as_large_as_the_second_look_does(seed, width, height, fx, fy):
+    """A 2x window read at 256 px shows a number's longer side as 128 px; a 384 px training
+    window cut the same way shows it as many pixels (x LOOK_SCALE either way, the first
+    look's error), wherever the number lies, and its box is where its pixels are."""
+    size = (400, 300)
+    x0, y0 = 1 + int(fx * (size[0] - width - 2)), 1 + int(fy * (size[1] - height - 2))  # edge pixels are repeated
+    rect = (x0, y0, x0 + width, y0 + height)
+    pixels, kept, ignored = look_window(np.random.default_rng(seed), _bright_rectangle_photo(size, rect), [rect],
+                                        384, 2.0, 256)
+    assert pixels.shape == (384, 384, 3) and not ignored
+    ((kx0, ky0, kx1, ky1),) = kept
+    longer = max(kx1 - kx0, ky1 - ky0)
+    assert 128 / LOOK_SCALE - 1e-6 <= longer <= 128 * LOOK_SCALE + 1e-6
+    bright = np.argwhere(pixels.mean(axis=-1) > 0.5)
+    (by0, bx0), (by1, bx1) = bright.min(axis=0), bright.max(axis=0) + 1
+    scale = (kx1 - kx0) / width
+    assert abs(bx0 - kx0) <= scale and abs(bx1 - kx1) <= scale  # to a photo pixel, magnified
+    assert abs(by0 - ky0) <= scale and abs(by1 - ky1) <= scale
+
+
+def test_a_look_window_keeps_the_other_numbers_it_shows_and_ignores_those_it_cuts():
+    truth = [(180, 140, 220, 160), (236, 140, 250, 160), (300, 20, 340, 40)]
+    image = Image.new("RGB", (400, 300), (90, 90, 90))
+    rng = np.random.default_rng(1)
+    for _ in range(20):
+        pixels, kept, ignored = look_window(rng, image, truth, 384, 2.0, 256)
+        for x0, y0, x1, y1 in kept + ignored:
+            assert 0 <= x0 < x1 <= 384 and 0 <= y0 < y1 <= 384
+        assert kept  # the number it is cut around, at least
+
+
+def test_training_cuts_a_share_of_its_windows_as_the_second_look_does(monkeypatch):
+    photos = render_encoded(4, 0, "train", workers=1, long_side=200, log=lambda *a: None)
+    photos = [p for p in photos if p[1]] or pytest.skip("no photo with a number")
+    cut = []
+    monkeypatch.setattr(locator_training, "look_window",
+                        lambda *args: cut.append(args[3:]) or locator_training.training_window(*args[:3], 64, 64))
+    batches = LocatorBatches(photos, 64, batch_size=len(photos), crop=64, look=[2.0, 256], look_share=1.0)
+    images, _ = batches[0]
+    assert images.shape == (len(photos), 64, 64, 3) and cut == [(64, 2.0, 256)] * len(photos)
+    cut.clear()
+    LocatorBatches(photos, 64, batch_size=len(photos), crop=64)[0]
+    assert cut == []
+
+
+def test_look_windows_need_a_locator_with_a_second_look():
+    with pytest.raises(ValueError, match="needs a locator with a second look"):
+        train_locator(2, 1, preset="locator_tiny", look_share=0.3, verbose=0, log=lambda *a: None)  # before rendering
+    with pytest.raises(ValueError, match="look_share must be between 0 and 1"):
+        train_locator(2, 1, preset="locator_small", look_share=1.5, verbose=0, log=lambda *a: None)
