@@ -137,7 +137,7 @@ class LocatorBatches(keras.utils.PyDataset):
             data, truth = self.photos[k][0], self.photos[k][1]
             if self.training:
                 rng = np.random.default_rng([self.seed, self.epoch, int(k)])
-                if truth and self.look and rng.random() < self.look_share:
+                if self.look and lookable(truth) and rng.random() < self.look_share:
                     pixels, kept, ignored = look_window(rng, decode_photo(data), truth, self.crop, *self.look)
                 else:
                     pixels, kept, ignored = training_window(rng, decode_photo(data), truth, self.size, self.crop)
@@ -186,7 +186,10 @@ def look_window(rng, image, truth, crop, factor, side):
     from kerasvhn.locator import Box
     from kerasvhn.second_look import window_around, window_pixels
 
-    x0, y0, x1, y1 = truth[int(rng.integers(len(truth)))]
+    around = lookable(truth)
+    if not around:
+        raise ValueError("no number of the photo is a pixel wide and high to cut a window around")
+    x0, y0, x1, y1 = around[int(rng.integers(len(around)))]
     width, height = x1 - x0, y1 - y0
     cx = (x0 + x1) / 2 + rng.uniform(-LOOK_SHIFT, LOOK_SHIFT) * width
     cy = (y0 + y1) / 2 + rng.uniform(-LOOK_SHIFT, LOOK_SHIFT) * height
@@ -203,6 +206,16 @@ def look_window(rng, image, truth, crop, factor, side):
               min(float(crop), (image.size[0] - left) * scale), min(float(crop), (image.size[1] - top) * scale))
     kept, ignored = visible_boxes(boxes, inside[2], inside[3], inside[0], inside[1])
     return pixels, kept, ignored
+
+
+def lookable(truth):
+    """The boxes a look window can be cut around: at least a pixel wide and high (the
+    camera's turn can leave a number at the photo's edge a sliver).
+
+    >>> lookable([(0, 0, 10, 5), (3, 0, 9, 0.5)])
+    [(0, 0, 10, 5)]
+    """
+    return [box for box in truth if box[2] - box[0] >= 1 and box[3] - box[1] >= 1]
 
 
 def visible_boxes(boxes, right, bottom, left=0.0, top=0.0):

@@ -150,3 +150,22 @@ def test_look_windows_need_a_locator_with_a_second_look():
         train_locator(2, 1, preset="locator_tiny", look_share=0.3, verbose=0, log=lambda *a: None)  # before rendering
     with pytest.raises(ValueError, match="look_share must be between 0 and 1"):
         train_locator(2, 1, preset="locator_small", look_share=1.5, verbose=0, log=lambda *a: None)
+
+
+def test_no_window_is_cut_around_a_sliver_of_a_number():
+    """The camera's turn can leave a number a sliver at the photo's edge (here 88 x 0.4 px):
+    a window is cut around the photo's other number, and a photo with only slivers gets
+    the usual training window."""
+    image = Image.new("RGB", (400, 300), (90, 90, 90))
+    truth = [(300, 0.0, 388, 0.4), (100, 100, 140, 120)]
+    for seed in range(10):
+        pixels, kept, _ = look_window(np.random.default_rng(seed), image, truth, 384, 2.0, 256)
+        assert any(x1 - x0 > 100 for x0, _, x1, _ in kept)  # the 40 px number, magnified
+    with pytest.raises(ValueError, match="a pixel wide and high"):
+        look_window(np.random.default_rng(0), image, truth[:1], 384, 2.0, 256)
+    import io
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG")
+    batches = LocatorBatches([(buffer.getvalue(), truth[:1])], 128, batch_size=1, crop=128, look=[2.0, 256],
+                             look_share=1.0)
+    assert batches[0][0].shape == (1, 128, 128, 3)
