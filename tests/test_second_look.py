@@ -115,9 +115,9 @@ def test_a_look_window_shows_its_number_as_large_as_the_second_look_does(seed, w
     assert 128 / LOOK_SCALE - 1e-6 <= longer <= 128 * LOOK_SCALE + 1e-6
     bright = np.argwhere(pixels.mean(axis=-1) > 0.5)
     (by0, bx0), (by1, bx1) = bright.min(axis=0), bright.max(axis=0) + 1
-    scale = (kx1 - kx0) / width
-    assert abs(bx0 - kx0) <= scale and abs(bx1 - kx1) <= scale  # to a photo pixel, magnified
-    assert abs(by0 - ky0) <= scale and abs(by1 - ky1) <= scale
+    pixel = max((kx1 - kx0) / width, 1.5)  # a photo pixel magnified; shrinking blurs an edge over two pixels
+    assert abs(bx0 - kx0) <= pixel and abs(bx1 - kx1) <= pixel
+    assert abs(by0 - ky0) <= pixel and abs(by1 - ky1) <= pixel
 
 
 def test_a_look_window_keeps_the_other_numbers_it_shows_and_ignores_those_it_cuts():
