@@ -45,6 +45,10 @@ BOX_CELLS = 0.3
 #: moved by up to this share of its width and height, each side scaled by up to this
 #: factor either way: the first look's errors.
 LOOK_SHIFT, LOOK_SCALE = 0.15, 1.25
+#: A decoy window (`decoy_window`) is cut around a random box this share of the photo's
+#: width wide (log-uniform) and this many times as high as wide: where a first look's
+#: false box might lie.
+DECOY_WIDTH, DECOY_ASPECT = (0.02, 0.4), (0.25, 1.5)
 #: Size buckets of the scores: the number's width as a share of the photo's width.
 SIZE_BUCKETS = ((0.0, 0.05), (0.05, 0.15), (0.15, 1.01))
 
@@ -108,15 +112,16 @@ class LocatorBatches(keras.utils.PyDataset):
     as `NumberLocator.locate` reads it (fit to size x size). With `look` (the
     locator's second look, [factor, side]), a share `look_share` of the training
     windows of photos with numbers are cut as the second look cuts them
-    (`look_window`).
+    (`look_window`), and a share `decoy_share` of all training windows as it cuts
+    them around a random box (`decoy_window`).
     """
 
     def __init__(self, photos, size, batch_size=16, training=True, crop=CROP, seed=0, look=(), look_share=0.0,
-                 **kwargs):
+                 decoy_share=0.0, **kwargs):
         super().__init__(**kwargs)
         self.photos, self.size, self.batch_size = photos, int(size), int(batch_size)
         self.training, self.crop, self.seed = training, int(crop), int(seed)
-        self.look, self.look_share = tuple(look), float(look_share)
+        self.look, self.look_share, self.decoy_share = tuple(look), float(look_share), float(decoy_share)
         self.epoch = 0
         self.order = np.arange(len(photos))
         self.on_epoch_end()
@@ -137,7 +142,9 @@ class LocatorBatches(keras.utils.PyDataset):
             data, truth = self.photos[k][0], self.photos[k][1]
             if self.training:
                 rng = np.random.default_rng([self.seed, self.epoch, int(k)])
-                if self.look and lookable(truth) and rng.random() < self.look_share:
+                if self.look and self.decoy_share and rng.random() < self.decoy_share:
+                    pixels, kept, ignored = decoy_window(rng, decode_photo(data), truth, self.crop, *self.look)
+                elif self.look and lookable(truth) and rng.random() < self.look_share:
                     pixels, kept, ignored = look_window(rng, decode_photo(data), truth, self.crop, *self.look)
                 else:
                     pixels, kept, ignored = training_window(rng, decode_photo(data), truth, self.size, self.crop)
@@ -184,7 +191,6 @@ def look_window(rng, image, truth, crop, factor, side):
     magnified (and blurred) as much when it is small in the photo. Returns what
     `training_window` returns."""
     from kerasvhn.locator import Box
-    from kerasvhn.second_look import window_around, window_pixels
 
     around = lookable(truth)
     if not around:
@@ -195,7 +201,30 @@ def look_window(rng, image, truth, crop, factor, side):
     cy = (y0 + y1) / 2 + rng.uniform(-LOOK_SHIFT, LOOK_SHIFT) * height
     width *= math.exp(rng.uniform(-math.log(LOOK_SCALE), math.log(LOOK_SCALE)))
     height *= math.exp(rng.uniform(-math.log(LOOK_SCALE), math.log(LOOK_SCALE)))
-    first = Box(cx - width / 2, cy - height / 2, width, height, 1.0)
+    return cut_look(image, truth, Box(cx - width / 2, cy - height / 2, width, height, 1.0), crop, factor, side)
+
+
+def decoy_window(rng, image, truth, crop, factor, side):
+    """One training window cut as the second look cuts one around a box that need
+    not hold a number: a random box (DECOY_WIDTH, DECOY_ASPECT) anywhere in the
+    photo, as a first look's false box might lie. The window's targets are the
+    numbers it shows, often none, so the second look learns not to make a number of
+    what surrounds a false box. Returns what `training_window` returns."""
+    from kerasvhn.locator import Box
+
+    width = image.size[0] * math.exp(rng.uniform(math.log(DECOY_WIDTH[0]), math.log(DECOY_WIDTH[1])))
+    height = width * math.exp(rng.uniform(math.log(DECOY_ASPECT[0]), math.log(DECOY_ASPECT[1])))
+    left = rng.uniform(0, max(0.0, image.size[0] - width))
+    top = rng.uniform(0, max(0.0, image.size[1] - height))
+    return cut_look(image, truth, Box(left, top, width, height, 1.0), crop, factor, side)
+
+
+def cut_look(image, truth, first, crop, factor, side):
+    """The window the second look cuts around the box `first` (`factor` times its
+    longer side read at `side` pixels), read at crop x crop: (pixels, kept, ignored)
+    as `training_window` returns them."""
+    from kerasvhn.second_look import window_around, window_pixels
+
     window = window_around(first, factor * crop / side, image.size)
     pixels, scale = window_pixels(image, window, crop)
     left, top, length = window
@@ -242,7 +271,7 @@ def visible_boxes(boxes, right, bottom, left=0.0, top=0.0):
 
 def train_locator(count=40_000, epochs=12, seed=0, *, validation_count=1_000, preset="locator_small",
                   batch_size=16, learning_rate=2e-3, crop=CROP, initial_model=None, workers=2, photos=None,
-                  stop_after=None, more=(), iou_weight=0.0, look_share=0.0, verbose="auto", callbacks=(), log=print):
+                  stop_after=None, more=(), iou_weight=0.0, look_share=0.0, decoy_share=0.0, verbose="auto", callbacks=(), log=print):
     """Trains a NumberLocator on freshly rendered synthetic photos.
 
     Args:
@@ -268,6 +297,9 @@ def train_locator(count=40_000, epochs=12, seed=0, *, validation_count=1_000, pr
         look_share: the share of training windows (of photos with numbers) cut as
             the locator's second look cuts them (`look_window`; 0: none). A
             locator without a second look takes 0 only.
+        decoy_share: the share of all training windows cut as the second look
+            cuts them around a random box, as a first look's false box might lie
+            (`decoy_window`; 0: none); also 0 only without a second look.
         verbose, callbacks: as for `fit`; log: where the report lines go.
 
     Returns (locator, history dict). The locator's `training_streams` record the
@@ -288,6 +320,8 @@ def train_locator(count=40_000, epochs=12, seed=0, *, validation_count=1_000, pr
         raise ValueError(f"learning_rate must be positive, got {learning_rate!r}")
     if not 0.0 <= look_share <= 1.0:
         raise ValueError(f"look_share must be between 0 and 1, got {look_share!r}")
+    if not 0.0 <= decoy_share <= 1.0:
+        raise ValueError(f"decoy_share must be between 0 and 1, got {decoy_share!r}")
     if verbose == "auto":
         import sys
 
@@ -298,8 +332,9 @@ def train_locator(count=40_000, epochs=12, seed=0, *, validation_count=1_000, pr
     more = [(check_int("more seed", s, 0), check_int("more count", c, 1)) for s, c in more]
     set_random_seed(seed)
     locator = initial_model if initial_model is not None else NumberLocator(preset)
-    if look_share and not locator.second_look:
-        raise ValueError(f"look_share {look_share} needs a locator with a second look; this one has none "
+    if (look_share or decoy_share) and not locator.second_look:
+        raise ValueError(f"look windows (look_share {look_share}) and decoy windows (decoy_share {decoy_share}) "
+                         f"need a locator with a second look; this one has none "
                          f"(preset {locator.preset!r})")
     if photos is None:
         train_photos = [photo for s, c in [(seed, count), *more]
@@ -314,13 +349,15 @@ def train_locator(count=40_000, epochs=12, seed=0, *, validation_count=1_000, pr
     streams.append(stream("validation", seed, count=len(validation_photos), generator=generator))
     locator.training_streams = [*(locator.training_streams or []), *streams]
     batches = LocatorBatches(train_photos, locator.input_size, batch_size, training=True, crop=crop, seed=seed,
-                             look=locator.second_look if look_share else (), look_share=look_share)
+                             look=locator.second_look if look_share or decoy_share else (), look_share=look_share,
+                             decoy_share=decoy_share)
     validation = LocatorBatches(validation_photos, locator.input_size, batch_size, training=False)
     locator.compile(optimizer=keras.optimizers.Adam(
         learning_rate=cosine_schedule(learning_rate, len(batches), epochs), clipnorm=5.0), iou_weight=iou_weight)
     log(f"training NumberLocator ({locator.count_params():,} parameters) on the {keras.backend.backend()} backend: "
         f"{len(batches)} batches of {batch_size} windows of {crop}x{crop} x {epochs} epochs"
         + (f", {look_share:.0%} of them cut as the second look cuts its windows" if look_share else "")
+        + (f", {decoy_share:.0%} cut so around random boxes" if decoy_share else "")
         + ("" if stop_after is None else f" (stopping after {stop_after})"))
     history = locator.fit(batches, epochs=epochs if stop_after is None else stop_after, validation_data=validation, callbacks=list(callbacks),
                           verbose=verbose)

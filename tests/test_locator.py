@@ -448,4 +448,8 @@ def test_cli_train_locator_saves_and_scores(tmp_path, capsys):
     assert main(["train_locator", str(out), "--look-windows", "1.2"]) == 1
     assert "--look-windows must be between 0 and 1" in capsys.readouterr().err
     assert main(["train_locator", str(out), "--preset", "locator_tiny", "--look-windows", "0.3"]) == 1
-    assert "needs a locator with a second look" in capsys.readouterr().err
+    assert "need a locator with a second look" in capsys.readouterr().err
+    assert main(["train_locator", str(out), "--decoy-windows", "-0.5"]) == 1
+    assert "--decoy-windows must be between 0 and 1" in capsys.readouterr().err
+    assert main(["train_locator", str(out), "--preset", "locator_tiny", "--decoy-windows", "0.3"]) == 1
+    assert "need a locator with a second look" in capsys.readouterr().err

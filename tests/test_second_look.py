@@ -10,7 +10,7 @@ from PIL import Image
 from kerasvhn import locator_training
 from kerasvhn.data.photo_scenes import render_encoded
 from kerasvhn.locator import Box, NumberLocator
-from kerasvhn.locator_training import LOOK_SCALE, LocatorBatches, look_window, train_locator
+from kerasvhn.locator_training import DECOY_ASPECT, DECOY_WIDTH, LOOK_SCALE, LocatorBatches, decoy_window, look_window, train_locator
 from kerasvhn.second_look import MATCH_IOU, look_again, window_around, window_pixels
 from stand_in_locator import BrightPlate
 
@@ -145,8 +145,52 @@ def test_training_cuts_a_share_of_its_windows_as_the_second_look_does(monkeypatc
     assert cut == []
 
 
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 10_000))
+def test_a_decoy_window_is_cut_as_the_second_look_cuts_one_and_its_targets_are_what_it_shows(seed):
+    """Around a random box: magnified as a second look magnifies the window of a box
+    DECOY_WIDTH of the photo's width; a number it shows whole is a target where its
+    pixels are, a number-less photo gives none."""
+    size, rect = (400, 300), (150, 120, 210, 150)
+    photo = _bright_rectangle_photo(size, rect)
+    pixels, kept, ignored = decoy_window(np.random.default_rng(seed), photo, [rect], 384, 2.0, 256)
+    assert pixels.shape == (384, 384, 3)
+    bright = np.argwhere(pixels.mean(axis=-1) > 0.5)
+    shown = bright.size and (len(bright) > 0.9 * (bright.max(axis=0) + 1 - bright.min(axis=0)).prod())
+    if kept:
+        ((kx0, ky0, kx1, ky1),) = kept
+        scale = (kx1 - kx0) / (rect[2] - rect[0])
+        # the window spans 2 * 384 / 256 times the decoy's longer side, its width DECOY_WIDTH of 400 px
+        longest, shortest = DECOY_WIDTH[1] * max(1, DECOY_ASPECT[1]) * 400, DECOY_WIDTH[0] * 400
+        assert 384 / (3 * longest) * 0.99 <= scale <= 384 / (3 * shortest) * 1.01
+        (by0, bx0), (by1, bx1) = bright.min(axis=0), bright.max(axis=0) + 1
+        pixel = max(scale, 1.5)
+        assert abs(bx0 - kx0) <= pixel and abs(bx1 - kx1) <= pixel and abs(by0 - ky0) <= pixel
+    else:
+        assert not shown or ignored  # a number shown whole is always a target
+    empty = decoy_window(np.random.default_rng(seed), Image.new("RGB", size, (90, 90, 90)), [], 384, 2.0, 256)
+    assert empty[0].shape == (384, 384, 3) and empty[1:] == ([], [])
+
+
+def test_training_cuts_a_share_of_all_its_windows_around_decoys(monkeypatch):
+    photos = render_encoded(4, 0, "train", workers=1, long_side=200, log=lambda *a: None)
+    cut = []
+    monkeypatch.setattr(locator_training, "decoy_window",
+                        lambda *args: cut.append(args[3:]) or locator_training.training_window(*args[:3], 64, 64))
+    batches = LocatorBatches(photos, 64, batch_size=len(photos), crop=64, look=[2.0, 256], decoy_share=1.0)
+    images, _ = batches[0]
+    assert images.shape == (len(photos), 64, 64, 3) and cut == [(64, 2.0, 256)] * len(photos)
+    cut.clear()
+    LocatorBatches(photos, 64, batch_size=len(photos), crop=64, look=[2.0, 256], look_share=1.0)[0]
+    assert cut == []
+    with pytest.raises(ValueError, match="need a locator with a second look"):
+        train_locator(2, 1, preset="locator_tiny", decoy_share=0.3, verbose=0, log=lambda *a: None)
+    with pytest.raises(ValueError, match="decoy_share must be between 0 and 1"):
+        train_locator(2, 1, preset="locator_small", decoy_share=-0.1, verbose=0, log=lambda *a: None)
+
+
 def test_look_windows_need_a_locator_with_a_second_look():
-    with pytest.raises(ValueError, match="needs a locator with a second look"):
+    with pytest.raises(ValueError, match="need a locator with a second look"):
         train_locator(2, 1, preset="locator_tiny", look_share=0.3, verbose=0, log=lambda *a: None)  # before rendering
     with pytest.raises(ValueError, match="look_share must be between 0 and 1"):
         train_locator(2, 1, preset="locator_small", look_share=1.5, verbose=0, log=lambda *a: None)

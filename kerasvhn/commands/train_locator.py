@@ -43,6 +43,10 @@ def add_arguments(parser):
                         help="cut this share of the training windows (of photos with numbers) as the locator's "
                              "second look cuts its windows: around a number, magnified as much (default: "
                              "%(default)s, none)")
+    parser.add_argument("--decoy-windows", type=float, default=0.0, metavar="SHARE",
+                        help="cut this share of all training windows as the second look cuts its windows, "
+                             "around a random box where a first look's false box might lie (default: "
+                             "%(default)s, none)")
     parser.add_argument("--initial-weights", type=Path, default=None, metavar="PATH",
                         help="continue training this locator (.keras, or .weights.h5 with its .config.json)")
     parser.add_argument("--test-count", type=int_at_least(1), default=1_000,
@@ -61,6 +65,8 @@ def run(args):
         raise ValueError(f"--iou-loss must be at least 0, got {args.iou_loss}")
     if not 0.0 <= args.look_windows <= 1.0:
         raise ValueError(f"--look-windows must be between 0 and 1, got {args.look_windows}")
+    if not 0.0 <= args.decoy_windows <= 1.0:
+        raise ValueError(f"--decoy-windows must be between 0 and 1, got {args.decoy_windows}")
     if args.crop % 32:
         raise ValueError(f"--crop must be a multiple of 32, got {args.crop}")
     from kerasvhn.locator import load_locator
@@ -73,7 +79,8 @@ def run(args):
                                      preset=args.preset, batch_size=args.batch_size,
                                      learning_rate=args.learning_rate, crop=args.crop, initial_model=initial,
                                      stop_after=args.stop_after, more=args.more_photos,
-                                     iou_weight=args.iou_loss, look_share=args.look_windows, callbacks=callbacks)
+                                     iou_weight=args.iou_loss, look_share=args.look_windows,
+                                     decoy_share=args.decoy_windows, callbacks=callbacks)
     save_model(locator, name)
     scores = evaluate_locator(locator, args.test_count, seed=0, split="held_out", purpose="test")
     if args.json:
