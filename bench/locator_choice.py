@@ -1,7 +1,8 @@
 """Which locator to ship? Several locators side by side on the same synthetic photos, one run.
 
     python bench/locator_choice.py --locators locator_synthetic new.weights.h5 [--model MODEL]
-                                   [--validation 400] [--test 600] [--true-boxes] [--one-look]
+                                   [--validation 400] [--validation-seeds 0 ...] [--test 600]
+                                   [--true-boxes] [--one-look]
                                    [--json OUT.json]
 
 Synthetic photos only (kerasvhn.data.photo_scenes, today's generator), each rendered
@@ -9,7 +10,8 @@ once and given to every locator, at the training size (320-640 px on the long si
 and at 800-1280 px, the size of many real photos:
 
 - the choice: on the locator's validation photos (purpose "validation", seed 0, the
-  stream its training monitors), the photos the two stages read right with the shipped
+  stream its training monitors; `--validation-seeds 0 1` adds 400 more of seed 1 per
+  size, photos no training run has drawn, for choices too close to call), the photos the two stages read right with the shipped
   reader, exactly as `kerasvhn predict` reads them (whole frame first, then the best
   boxes; right: one of the photo's numbers, or "" when it has none); the shipped
   locator is the one with the most at both sizes together; `--true-boxes` adds the
@@ -58,7 +60,7 @@ def height_bucket(boxes):
     """The photo's tallest number's height bucket ("< 16 px", ...), or "no number"."""
     if not boxes:
         return "no number"
-    tallest = max(y1 - y0 for _, y0, _, y1 in boxes)
+    tallest = max(0, *(y1 - y0 for _, y0, _, y1 in boxes))  # the photo's edge can leave a number's box empty
     return next(name for name, (low, high) in HEIGHTS.items() if low <= tallest < high)
 
 
@@ -101,11 +103,12 @@ def box_scores(locator, images, true_boxes):
     return {s: score_boxes(located, true_boxes, widths, s) for s in MIN_SCORES}
 
 
-def _photos(count, purpose, split, long_side):
+def _photos(count, purpose, split, long_side, seeds=(0,)):
     from kerasvhn.data.photo_scenes import render_encoded
     from kerasvhn.locator_training import decode_photo
 
-    photos = render_encoded(count, 0, purpose, split=split, long_side=long_side, workers=2)
+    photos = [photo for seed in seeds
+              for photo in render_encoded(count, seed, purpose, split=split, long_side=long_side, workers=2)]
     return [decode_photo(data) for data, *_ in photos], [list(boxes) for _, boxes, _ in photos], \
         [set(numbers) for *_, numbers in photos]
 
@@ -116,6 +119,8 @@ def main():
                         help="presets or weights files (default: %(default)s)")
     parser.add_argument("--model", default=None, help="the reader (default: the shipped one)")
     parser.add_argument("--validation", type=int, default=400, help="validation photos per size")
+    parser.add_argument("--validation-seeds", type=int, nargs="+", default=[0],
+                        help="validation streams, COUNT photos per size of each (default: %(default)s)")
     parser.add_argument("--test", type=int, default=600, help="held-out test photos per size")
     parser.add_argument("--true-boxes", action="store_true",
                         help="add the ceiling: the readings given each photo's true boxes")
@@ -140,7 +145,8 @@ def main():
           f"photo generator version {photo_scenes.VERSION}\n", flush=True)
     rows = {name: {"locator": name} for name in locators}
     for size, long_side in SIZES.items():
-        images, true_boxes, truths = _photos(args.validation, "validation", "train", long_side)
+        images, true_boxes, truths = _photos(args.validation, "validation", "train", long_side,
+                                             args.validation_seeds)
         readers = dict(locators)
         if ceiling is not None:
             readers["true boxes"] = ceiling.use(images, true_boxes)
@@ -153,7 +159,7 @@ def main():
                 counts = rows[name].setdefault("by height", {}).setdefault(height_bucket(boxes), [0, 0])
                 counts[0] += flag
                 counts[1] += 1
-            print(f"{name}: {rows[name][f'read {size}']} of {args.validation} validation photos read right at "
+            print(f"{name}: {rows[name][f'read {size}']} of {len(images)} validation photos read right at "
                   f"{size} ({time.perf_counter() - began:.0f} s)", flush=True)
     for row in rows.values():
         row["read both"] = sum(row[f"read {size}"] for size in SIZES)
@@ -167,7 +173,8 @@ def main():
                               "by_width": " / ".join(f"{a}/{b}" for a, b in score["recall_by_width"].values()),
                               "numberless_boxed": score["photos_without_numbers_with_a_box"]})
     table = list(rows.values())
-    print(f"\ntwo-stage readings right of {args.validation} validation photos per size (the choice):\n")
+    print(f"\ntwo-stage readings right of {args.validation * len(args.validation_seeds)} validation photos per size "
+          "(the choice):\n")
     print(markdown_table(table, [("locator", "locator", "{}"), *((f"read {s}", s, "{}") for s in SIZES),
                                  ("read both", "both", "{}")]))
     buckets = ["no number", *HEIGHTS]
