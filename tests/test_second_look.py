@@ -131,17 +131,23 @@ def test_a_look_window_keeps_the_other_numbers_it_shows_and_ignores_those_it_cut
         assert kept  # the number it is cut around, at least
 
 
-def test_training_cuts_a_share_of_its_windows_as_the_second_look_does(monkeypatch):
+@pytest.mark.parametrize("cutter, share, other", [("look_window", "look_share", "decoy_share"),
+                                                  ("decoy_window", "decoy_share", "look_share")])
+def test_training_cuts_a_share_of_its_windows_as_the_second_look_does(monkeypatch, cutter, share, other):
+    """look_share of the windows of photos with numbers are cut around a number,
+    decoy_share of all windows around a random box; neither by default."""
     photos = render_encoded(4, 0, "train", workers=1, long_side=200, log=lambda *a: None)
-    photos = [p for p in photos if p[1]] or pytest.skip("no photo with a number")
+    if cutter == "look_window":
+        photos = [p for p in photos if p[1]] or pytest.skip("no photo with a number")
     cut = []
-    monkeypatch.setattr(locator_training, "look_window",
+    monkeypatch.setattr(locator_training, cutter,
                         lambda *args: cut.append(args[3:]) or locator_training.training_window(*args[:3], 64, 64))
-    batches = LocatorBatches(photos, 64, batch_size=len(photos), crop=64, look=[2.0, 256], look_share=1.0)
+    batches = LocatorBatches(photos, 64, batch_size=len(photos), crop=64, look=[2.0, 256], **{share: 1.0})
     images, _ = batches[0]
     assert images.shape == (len(photos), 64, 64, 3) and cut == [(64, 2.0, 256)] * len(photos)
     cut.clear()
     LocatorBatches(photos, 64, batch_size=len(photos), crop=64)[0]
+    LocatorBatches(photos, 64, batch_size=len(photos), crop=64, look=[2.0, 256], **{other: 1.0})[0]
     assert cut == []
 
 
@@ -172,28 +178,15 @@ def test_a_decoy_window_is_cut_as_the_second_look_cuts_one_and_its_targets_are_w
     assert empty[0].shape == (384, 384, 3) and empty[1:] == ([], [])
 
 
-def test_training_cuts_a_share_of_all_its_windows_around_decoys(monkeypatch):
-    photos = render_encoded(4, 0, "train", workers=1, long_side=200, log=lambda *a: None)
-    cut = []
-    monkeypatch.setattr(locator_training, "decoy_window",
-                        lambda *args: cut.append(args[3:]) or locator_training.training_window(*args[:3], 64, 64))
-    batches = LocatorBatches(photos, 64, batch_size=len(photos), crop=64, look=[2.0, 256], decoy_share=1.0)
-    images, _ = batches[0]
-    assert images.shape == (len(photos), 64, 64, 3) and cut == [(64, 2.0, 256)] * len(photos)
-    cut.clear()
-    LocatorBatches(photos, 64, batch_size=len(photos), crop=64, look=[2.0, 256], look_share=1.0)[0]
-    assert cut == []
-    with pytest.raises(ValueError, match="need a locator with a second look"):
-        train_locator(2, 1, preset="locator_tiny", decoy_share=0.3, verbose=0, log=lambda *a: None)
-    with pytest.raises(ValueError, match="decoy_share must be between 0 and 1"):
-        train_locator(2, 1, preset="locator_small", decoy_share=-0.1, verbose=0, log=lambda *a: None)
-
-
-def test_look_windows_need_a_locator_with_a_second_look():
+def test_look_and_decoy_windows_need_a_locator_with_a_second_look():
     with pytest.raises(ValueError, match="need a locator with a second look"):
         train_locator(2, 1, preset="locator_tiny", look_share=0.3, verbose=0, log=lambda *a: None)  # before rendering
     with pytest.raises(ValueError, match="look_share must be between 0 and 1"):
         train_locator(2, 1, preset="locator_small", look_share=1.5, verbose=0, log=lambda *a: None)
+    with pytest.raises(ValueError, match="need a locator with a second look"):
+        train_locator(2, 1, preset="locator_tiny", decoy_share=0.3, verbose=0, log=lambda *a: None)
+    with pytest.raises(ValueError, match="decoy_share must be between 0 and 1"):
+        train_locator(2, 1, preset="locator_small", decoy_share=-0.1, verbose=0, log=lambda *a: None)
 
 
 def test_no_window_is_cut_around_a_sliver_of_a_number():
