@@ -11,7 +11,9 @@ that the window cuts keeps its target when at least 75% of it is inside and is
 ignored (neither found nor missed) otherwise. Targets (`encode_targets`): a Gaussian
 around each number's centre on the heat map (1 at its cell, spread a sixth of the
 box's width and height) and the box at the cells where the Gaussian is at least 0.3.
-Adam with warm-up and cosine decay (kerasvhn.train.cosine_schedule).
+Adam with warm-up and cosine decay (kerasvhn.train.cosine_schedule). Optionally a
+share of the windows is cut as the locator's second look cuts its own: around a number
+as a first look might box it (`look_window`), or around a random box (`decoy_window`).
 
 Scores (`score_boxes`): a located box is right when its IoU with a true box not yet
 claimed is at least 0.5 (best scores claim first); precision and recall at a
