@@ -10,10 +10,11 @@ once and given to every locator, at the training size (320-640 px on the long si
 and at 800-1280 px, the size of many real photos:
 
 - the choice: on the locator's validation photos (purpose "validation", seed 0, the
-  stream its training monitors; `--validation-seeds 0 1` adds 400 more of seed 1 per
-  size, photos no training run has drawn, for choices too close to call), the photos the two stages read right with the shipped
-  reader, exactly as `kerasvhn predict` reads them (whole frame first, then the best
-  boxes; right: one of the photo's numbers, or "" when it has none); the shipped
+  stream its training monitors; `--validation-seeds 0 1` adds as many of seed 1 per
+  size, photos no training run has drawn, for choices too close to call), the photos
+  the two stages read right with the shipped reader, exactly as `kerasvhn predict`
+  reads them (whole frame first, then the best boxes; right: one of the photo's
+  numbers, or "" when it has none); the shipped
   locator is the one with the most at both sizes together; `--true-boxes` adds the
   ceiling: the same reading given each photo's true number boxes (score 1) instead of a
   locator's, so that the misses split into the locator's and the reader's; the readings
@@ -120,7 +121,7 @@ def main():
     parser.add_argument("--model", default=None, help="the reader (default: the shipped one)")
     parser.add_argument("--validation", type=int, default=400, help="validation photos per size")
     parser.add_argument("--validation-seeds", type=int, nargs="+", default=[0],
-                        help="validation streams, COUNT photos per size of each (default: %(default)s)")
+                        help="validation streams' seeds, --validation photos per size of each (default: %(default)s)")
     parser.add_argument("--test", type=int, default=600, help="held-out test photos per size")
     parser.add_argument("--true-boxes", action="store_true",
                         help="add the ceiling: the readings given each photo's true boxes")

@@ -273,7 +273,8 @@ def visible_boxes(boxes, right, bottom, left=0.0, top=0.0):
 
 def train_locator(count=40_000, epochs=12, seed=0, *, validation_count=1_000, preset="locator_small",
                   batch_size=16, learning_rate=2e-3, crop=CROP, initial_model=None, workers=2, photos=None,
-                  stop_after=None, more=(), iou_weight=0.0, look_share=0.0, decoy_share=0.0, verbose="auto", callbacks=(), log=print):
+                  stop_after=None, more=(), iou_weight=0.0, look_share=0.0, decoy_share=0.0, verbose="auto",
+                  callbacks=(), log=print):
     """Trains a NumberLocator on freshly rendered synthetic photos.
 
     Args:

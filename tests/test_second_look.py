@@ -10,7 +10,8 @@ from PIL import Image
 from kerasvhn import locator_training
 from kerasvhn.data.photo_scenes import render_encoded
 from kerasvhn.locator import Box, NumberLocator
-from kerasvhn.locator_training import DECOY_ASPECT, DECOY_WIDTH, LOOK_SCALE, LocatorBatches, decoy_window, look_window, train_locator
+from kerasvhn.locator_training import (DECOY_ASPECT, DECOY_WIDTH, LOOK_SCALE, LocatorBatches, decoy_window, look_window,
+                                       train_locator)
 from kerasvhn.second_look import MATCH_IOU, look_again, window_around, window_pixels
 from stand_in_locator import BrightPlate
 
@@ -171,7 +172,8 @@ def test_a_decoy_window_is_cut_as_the_second_look_cuts_one_and_its_targets_are_w
         assert 384 / (3 * longest) * 0.99 <= scale <= 384 / (3 * shortest) * 1.01
         (by0, bx0), (by1, bx1) = bright.min(axis=0), bright.max(axis=0) + 1
         pixel = max(scale, 1.5)
-        assert abs(bx0 - kx0) <= pixel and abs(bx1 - kx1) <= pixel and abs(by0 - ky0) <= pixel
+        assert abs(bx0 - kx0) <= pixel and abs(bx1 - kx1) <= pixel
+        assert abs(by0 - ky0) <= pixel and abs(by1 - ky1) <= pixel
     else:
         assert not shown or ignored  # a number shown whole is always a target
     empty = decoy_window(np.random.default_rng(seed), Image.new("RGB", size, (90, 90, 90)), [], 384, 2.0, 256)
