@@ -1,6 +1,6 @@
 """Which locator to ship? Several locators side by side on the same synthetic photos, one run.
 
-    python bench/locator_choice.py --locators locator_synthetic new.weights.h5 [--model MODEL]
+    python bench/locator_choice.py --locators locator_synthetic new.weights.h5 [--models MODEL ...]
                                    [--validation 400] [--validation-seeds 0 ...] [--test 600]
                                    [--true-boxes] [--one-look]
                                    [--json OUT.json]
@@ -15,7 +15,8 @@ and at 800-1280 px, the size of many real photos:
   the two stages read right with the shipped reader, exactly as `kerasvhn predict`
   reads them (whole frame first, then the best boxes; right: one of the photo's
   numbers, or "" when it has none); the shipped
-  locator is the one with the most at both sizes together; `--true-boxes` adds the
+  locator is the one with the most at both sizes together; `--models A B` reads with
+  several readers, each with each locator (a reader's choice: the same count); `--true-boxes` adds the
   ceiling: the same reading given each photo's true number boxes (score 1) instead of a
   locator's, so that the misses split into the locator's and the reader's; the readings
   are also broken down by the height in pixels of each photo's tallest number;
@@ -118,7 +119,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--locators", nargs="+", default=["locator_synthetic"],
                         help="presets or weights files (default: %(default)s)")
-    parser.add_argument("--model", default=None, help="the reader (default: the shipped one)")
+    parser.add_argument("--models", nargs="+", default=[None], metavar="MODEL",
+                        help="the readers, each with each locator (default: the shipped one)")
     parser.add_argument("--validation", type=int, default=400, help="validation photos per size")
     parser.add_argument("--validation-seeds", type=int, nargs="+", default=[0],
                         help="validation streams' seeds, --validation photos per size of each (default: %(default)s)")
@@ -136,25 +138,25 @@ def main():
     from kerasvhn.locator import load_locator
     from kerasvhn.saving import load_model
 
-    model = load_model(args.model)
+    models = {name: load_model(name) for name in args.models}
     locators = {name: load_locator(name) for name in args.locators}
     if args.one_look:
         locators.update({f"{name}, one look": OneLook(locator) for name, locator in list(locators.items())
                          if getattr(locator, "second_look", None)})
     ceiling = TrueBoxes() if args.true_boxes else None
+    pairs = {_pair_name(locator, reader, len(models)): (locator, reader) for locator in [*locators, "true boxes"]
+             for reader in models if locator != "true boxes" or ceiling is not None}
     print(f"Keras {keras.__version__} on {keras.backend.backend()}, {machine_description()}, "
           f"photo generator version {photo_scenes.VERSION}\n", flush=True)
-    rows = {name: {"locator": name} for name in locators}
+    rows = {name: {"locator": name} for name in pairs}
     for size, long_side in SIZES.items():
         images, true_boxes, truths = _photos(args.validation, "validation", "train", long_side,
                                              args.validation_seeds)
-        readers = dict(locators)
         if ceiling is not None:
-            readers["true boxes"] = ceiling.use(images, true_boxes)
-            rows.setdefault("true boxes", {"locator": "true boxes"})
-        for name, locator in readers.items():
+            locators["true boxes"] = ceiling.use(images, true_boxes)
+        for name, (locator, reader) in pairs.items():
             began = time.perf_counter()
-            right = read_right(model, locator, images, truths)
+            right = read_right(models[reader], locators[locator], images, truths)
             rows[name][f"read {size}"] = sum(right)
             for flag, boxes in zip(right, true_boxes):
                 counts = rows[name].setdefault("by height", {}).setdefault(height_bucket(boxes), [0, 0])
@@ -168,6 +170,8 @@ def main():
     for size, long_side in SIZES.items() if args.test else ():
         images, true_boxes, _ = _photos(args.test, "test", "held_out", long_side)
         for name, locator in locators.items():
+            if name == "true boxes":
+                continue
             for min_score, score in box_scores(locator, images, true_boxes).items():
                 boxes.append({"locator": name, "photos": size, "min_score": min_score, "recall": score["recall"],
                               "precision": score["precision"],
@@ -194,6 +198,11 @@ def main():
                                  ("precision", "precision", "{:.1%}"), ("by_width", "recall by width", "{}"),
                                  ("numberless_boxed", "number-less photos boxed", "{}")]))
     _save(args, table, boxes)
+
+
+def _pair_name(locator, reader, readers):
+    """A row's name: the locator, and the reader when several are compared."""
+    return locator if readers == 1 else f"{locator}, reader {reader or 'small_synthetic'}"
 
 
 def _save(args, table, boxes):

@@ -13,13 +13,19 @@ import sys
 import time
 
 import keras
+import numpy as np
 
 from kerasvhn.checks import check_int
 from kerasvhn.data.batches import SplitBatches
 from kerasvhn.data.synth import GENERATOR_VERSION, PHOTO_SHARE, render_numbers, stream
 from kerasvhn.framing import centre_crops
+from kerasvhn.labels import encode_numbers
 from kerasvhn.model import MultiDigitNet
 from kerasvhn.seeding import set_random_seed
+
+#: Located crops: jittered crops of each number, and the share of photos giving a decoy.
+LOCATED_PER_NUMBER, LOCATED_DECOYS = 3, 0.3
+
 
 class TrainingClock(keras.callbacks.Callback):
     """Seconds spent on the training batches of each epoch (validation excluded)."""
@@ -85,6 +91,8 @@ def train_on_synthetic(
     photo_share=PHOTO_SHARE,
     styles=None,
     effects=None,
+    located=(0, 0),
+    located_data=None,
     workers=2,
     verbose="auto",
     callbacks=(),
@@ -104,6 +112,12 @@ def train_on_synthetic(
             instead of fresh weights.
         photo_share, styles, effects: the generator's options (see
             `render_numbers`), for training and validation images alike.
+        located: (photos at 320-640 px, photos at 800-1280 px) of synthetic
+            whole photos (`photo_scenes`, purpose "train", `seed`) whose numbers
+            are cut out as the two stages frame a located box, added to the
+            training images (`render_located`; (0, 0): none).
+        located_data: those crops already rendered ((images, numbers), as
+            `render_located` returns them), to train several models on them.
         workers: processes rendering the images.
         verbose: Keras's `fit` display: 0, 1 (progress bar), 2 (a line per epoch)
             or "auto" (1 on a terminal, else 2).
@@ -127,12 +141,19 @@ def train_on_synthetic(
     if verbose == "auto":
         verbose = 1 if sys.stdout.isatty() else 2
     options = {"photo_share": photo_share, "styles": styles, "effects": effects}
+    located = tuple(check_int("located photos", count, 0) for count in located)
     data = {purpose: render(purpose, count, seed, "train", workers, log, verbose == 1, **options)
             for purpose, count in (("train", train_count), ("validation", validation_count))}
+    training = data["train"]
+    if any(located):
+        crops = located_data or render_located(*located, seed, workers, log, verbose == 1)
+        training = _joined(training, crops)
+        log(f"training on {train_count} framed images and {len(crops[1])} located crops")
     set_random_seed(seed)
-    batches = SplitBatches(data["train"], batch_size=batch_size, training=True, seed=seed)
+    batches = SplitBatches(training, batch_size=batch_size, training=True, seed=seed)
     model = initial_model if initial_model is not None else MultiDigitNet(preset)
-    _record_streams(model, seed, train_count, validation_count, options, fine_tuned=initial_model is not None)
+    _record_streams(model, seed, train_count, validation_count, options, fine_tuned=initial_model is not None,
+                    located=located)
     model.compile(optimizer=keras.optimizers.Adam(learning_rate=cosine_schedule(learning_rate, len(batches), epochs)))
     log(f"training MultiDigitNet ({model.count_params():,} parameters) on the {keras.backend.backend()} "
         f"backend: {len(batches)} batches of {batch_size} x {epochs} epochs")
@@ -144,6 +165,32 @@ def train_on_synthetic(
     return model, per_epoch, clock.images_per_second(train_count)
 
 
+def render_located(small, large, seed, workers=2, log=print, progress=True):
+    """The located crops of `small` synthetic whole photos at 320-640 px (indices 0
+    .. small - 1 of purpose "train", `seed`) and `large` at 800-1280 px (the
+    indices after them): three jittered crops of each number, a decoy in 30% of
+    the photos (`kerasvhn.data.located_crops`). Returns (uint8 images, numbers)."""
+    from kerasvhn.data.located_crops import located_crops
+
+    start = time.perf_counter()
+    parts = [located_crops(count, seed, "train", workers, progress, purpose="train", long_side=side,
+                           per_number=LOCATED_PER_NUMBER, decoy_share=LOCATED_DECOYS, start=first)
+             for count, side, first in ((small, (320, 640), 0), (large, (800, 1280), small)) if count]
+    images = np.concatenate([images for images, _ in parts])
+    numbers = [number for _, part in parts for number in part]
+    seconds = time.perf_counter() - start
+    log(f"cut {len(numbers)} located crops from {small + large} synthetic photos (seed {seed}) in {seconds:.1f} s")
+    return images, numbers
+
+
+def _joined(framed, located):
+    images, labels = framed
+    crops, numbers = located
+    extra = encode_numbers(numbers, labels["digits"].shape[1])
+    return (np.concatenate([images, crops]),
+            {key: np.concatenate([labels[key], extra[key]]) for key in ("length", "digits")})
+
+
 def _check_arguments(learning_rate, **counts):
     minimum = {"seed": 0}
     for name, value in counts.items():
@@ -152,9 +199,11 @@ def _check_arguments(learning_rate, **counts):
         raise ValueError(f"learning_rate must be positive, got {learning_rate!r}")
 
 
-def _record_streams(model, seed, train_count, validation_count, options, fine_tuned):
+def _record_streams(model, seed, train_count, validation_count, options, fine_tuned, located=(0, 0)):
     """Adds the streams this training draws to the model's record (weights of
     unrecorded provenance are marked "unknown")."""
+    from kerasvhn.data.photo_scenes import VERSION as PHOTO_SCENES_VERSION
+
     earlier = model.training_streams
     if earlier is None and fine_tuned:
         earlier = [{"purpose": "unknown"}]
@@ -163,4 +212,6 @@ def _record_streams(model, seed, train_count, validation_count, options, fine_tu
         *(earlier or []),
         stream("train", seed, count=train_count, **settings),
         stream("validation", seed, count=validation_count, **settings),
+        *([stream("train", seed, count=sum(located), generator=f"photo_scenes-{PHOTO_SCENES_VERSION}",
+                  located=list(located))] if any(located) else []),
     ]

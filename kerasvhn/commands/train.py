@@ -26,7 +26,8 @@ SYNTHETIC_DEFAULTS = {"preset": "small", "epochs": 5, "batch_size": 64, "learnin
                       "test_count": 2000}
 SVHN_ONLY = ("extra", "validation", "patience", "steps_per_epoch", "run_dir", "resume", "distribute",
              "mixed_precision")
-SYNTHETIC_ONLY = ("count", "test_count", "photo_share", "style", "effect", "no_degradations")
+SYNTHETIC_ONLY = ("count", "test_count", "photo_share", "style", "effect", "no_degradations", "located_photos",
+                  "located_large_photos")
 
 
 def add_arguments(parser):
@@ -60,6 +61,12 @@ def add_arguments(parser):
     synthetic.add_argument("--photo-share", type=probability, default=None,
                            help="share of training images framed like a whole street photo rather than cropped "
                            "around the number (default: 0.15)")
+    synthetic.add_argument("--located-photos", type=int_at_least(0), default=None, metavar="N",
+                           help="also train on the numbers of N synthetic whole photos (320-640 px), cut out as "
+                           "the two stages frame a located box: three loosely placed boxes per number, and a "
+                           "box holding no number (labelled '') in 30%% of the photos (default: 0)")
+    synthetic.add_argument("--located-large-photos", type=int_at_least(0), default=None, metavar="N",
+                           help="the same from N photos of 800-1280 px (default: 0)")
     add_look_arguments(synthetic)
 
 
@@ -170,7 +177,7 @@ def _run_synthetic(args):
     model, _, speed = train_on_synthetic(
         value["count"], value["epochs"], seed, preset=value["preset"], batch_size=value["batch_size"],
         learning_rate=value["learning_rate"], initial_model=initial, photo_share=photo_share, styles=styles,
-        effects=effects,
+        effects=effects, located=(args.located_photos or 0, args.located_large_photos or 0),
     )
     print(f"training: {speed:.0f} images/s")
     images, labels = render("test", value["test_count"], seed, "held_out")
