@@ -10,6 +10,7 @@ presets by name.
 'seed'
 """
 
+import json
 import os
 import warnings
 
@@ -37,8 +38,8 @@ def save_model(model, path):
     bare = type(model).from_config(model.get_config())
     bare.set_weights(model.get_weights())
     bare.save_weights(path)
-    with open(sidecar_path(path), "w") as sidecar:
-        sidecar.write(model.to_json(indent=1) + "\n")
+    with open(sidecar_path(path), "w") as sidecar:  # the bare copy's: no compile config either
+        sidecar.write(bare.to_json(indent=1) + "\n")
 
 
 def load_model(model=None, preset=None):
@@ -78,7 +79,11 @@ def _load_weights_file(path, preset):
     config = sidecar_path(path)
     if os.path.isfile(config):
         with open(config) as sidecar:
-            model = keras.models.model_from_json(sidecar.read())
+            description = json.load(sidecar)
+        # Sidecars written before 2026-12-04 carry the trained model's compile config; compiled, the model
+        # would expect optimizer state that a weights file never holds (and Keras would warn about it).
+        description.pop("compile_config", None)
+        model = keras.models.model_from_json(json.dumps(description))
     elif preset is not None:
         model = MultiDigitNet(preset)
     else:

@@ -61,3 +61,24 @@ def test_loads_under_the_other_backends(trained, other):
     expected = model.predict(x, verbose=0)
     for key in ("length", "digits"):
         np.testing.assert_allclose(got[key], expected[key], rtol=1e-4, atol=1e-4)
+
+
+def test_a_trained_models_weights_file_loads_uncompiled_and_without_warnings(trained, tmp_path):
+    import json
+    import warnings
+
+    model, _, x, _ = trained  # compiled and trained: its optimizer has state
+    model.training_streams = [{"purpose": "train", "seed": 3, "split": "train", "count": 6}]
+    path = tmp_path / "m.weights.h5"
+    kerasvhn.save_model(model, path)
+    assert not json.loads((tmp_path / "m.config.json").read_text()).get("compile_config")
+    # A sidecar of before 2026-12-04 carried the compile config: it loads the same way.
+    old = json.loads(model.to_json())
+    assert old["compile_config"]
+    (tmp_path / "m.config.json").write_text(json.dumps(old))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        loaded = kerasvhn.load_model(path)
+    assert not loaded.compiled and loaded.training_streams == model.training_streams
+    np.testing.assert_allclose(loaded.predict(x, verbose=0)["digits"], model.predict(x, verbose=0)["digits"],
+                               rtol=1e-5, atol=1e-5)
