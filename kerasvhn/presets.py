@@ -83,6 +83,9 @@ def preset_config(name):
 STAGE8_STYLES = {"classic": 3.0, "metal_plate": 1.5, "mounted": 1.5, "enamel": 1.0, "sign": 0.75, "tile": 0.5,
                  "glass": 0.5, "stencil": 1.0, "lightbox": 0.5, "vertical": 2.0}
 
+#: The training seeds of the shipped model's stages on located crops (stage 9 is seed 9).
+LOCATED_SEEDS = (9, 10)
+
 #: Trained weights shipped inside the package: name -> architecture preset, weights
 #: file (in kerasvhn/weights/) and the commands that reproduce it.
 PRETRAINED = {
@@ -97,9 +100,13 @@ PRETRAINED = {
         # stage 5 widened to small_wide (Net2WiderNet, kerasvhn.widening), then 250,000
         # new images (train seed 3), 2 epochs; stage 7: 300,000 new images (train seed
         # 4), 2 epochs; stage 8: 250,000 new images (train seed 5) with vertical numbers
-        # four times and stencils twice their default weight (STAGE8_STYLES), 2 epochs.
-        # Stage 5's weights are commit 8076490's, stage 6's commit 5dd9fd0's, stage 7's
-        # commit e0c2d2d's kerasvhn/weights/small_synthetic.weights.h5.
+        # four times and stencils twice their default weight (STAGE8_STYLES), 2 epochs;
+        # stages 9 and up (LOCATED_SEEDS): 60,000 new framed images with stage 8's
+        # styles and the located crops of 17,500 new synthetic whole photos (the numbers
+        # cut out as the two stages frame a located box, kerasvhn.data.located_crops),
+        # 1 epoch each. Stage 5's weights are commit 8076490's, stage 6's commit
+        # 5dd9fd0's, stage 7's commit e0c2d2d's, stage 8's commit f67c779's
+        # kerasvhn/weights/small_synthetic.weights.h5.
         "recipe": "KERAS_BACKEND=tensorflow kerasvhn train stage1.weights.h5 "
         "--preset small --count 100000 --epochs 14 --seed 0 --photo-share 0 && "
         "KERAS_BACKEND=tensorflow kerasvhn train stage2.weights.h5 "
@@ -114,14 +121,22 @@ PRETRAINED = {
         "--widen-from stage5.weights.h5 --count 250000 --epochs 2 --seed 3 --learning-rate 3e-4 && "
         "KERAS_BACKEND=tensorflow kerasvhn train stage7.weights.h5 --preset small_wide "
         "--initial-weights stage6.weights.h5 --count 300000 --epochs 2 --seed 4 --learning-rate 3e-4 && "
-        "KERAS_BACKEND=tensorflow kerasvhn train small_synthetic.weights.h5 --preset small_wide "
+        "KERAS_BACKEND=tensorflow kerasvhn train stage8.weights.h5 --preset small_wide "
         "--initial-weights stage7.weights.h5 --count 250000 --epochs 2 --seed 5 --learning-rate 3e-4 "
-        + " ".join(f"--style {name}={weight:g}" for name, weight in STAGE8_STYLES.items()),
+        + " ".join(f"--style {name}={weight:g}" for name, weight in STAGE8_STYLES.items())
+        + "".join(
+            f" && KERAS_BACKEND=tensorflow kerasvhn train "
+            f"{'small_synthetic' if seed == LOCATED_SEEDS[-1] else f'stage{seed}'}.weights.h5 --preset small_wide "
+            f"--initial-weights stage{seed - 1}.weights.h5 --count 60000 --epochs 1 --seed {seed} "
+            f"--learning-rate 2e-4 --located-photos 16000 --located-large-photos 1500 "
+            + " ".join(f"--style {name}={weight:g}" for name, weight in STAGE8_STYLES.items())
+            for seed in LOCATED_SEEDS),
         # Stages 1 and 2 drew from the streams [seed, index, split] of the generator
         # before purposes (training seeds 0 and 1, validation seeds 2 and 3): no
         # purpose-keyed stream can repeat them. Stage 3 drew purposes train and
         # validation, seed 0; stage 4 the same purposes, seed 1; stage 5 seed 2; stage 6 seed 3;
-        # stage 7 seed 4; stage 8 seed 5, with its styles.
+        # stage 7 seed 4; stage 8 seed 5, with its styles; stage 9 and up seeds 9 and up, with
+        # stage 8's styles, and the photos of purpose train of those seeds (photo_scenes).
         "training_streams": [
             *({"purpose": "legacy", "seed": seed, "split": "train", "count": count}
               for seed, count in ((0, 100_000), (2, 2_000), (1, 100_000), (3, 2_000))),
@@ -132,6 +147,12 @@ PRETRAINED = {
             *({"purpose": purpose, "seed": 5, "split": "train", "count": count, "generator": 2,
                "photo_share": 0.15, "styles": dict(STAGE8_STYLES)}
               for purpose, count in (("train", 250_000), ("validation", 2_000))),
+            *(stream for seed in LOCATED_SEEDS for stream in (
+                *({"purpose": purpose, "seed": seed, "split": "train", "count": count, "generator": 2,
+                   "photo_share": 0.15, "styles": dict(STAGE8_STYLES)}
+                  for purpose, count in (("train", 60_000), ("validation", 2_000))),
+                {"purpose": "train", "seed": seed, "split": "train", "count": 17_500,
+                 "generator": "photo_scenes-2", "located": [16_000, 1_500]})),
         ],
     },
 }

@@ -15,7 +15,7 @@ from kerasvhn.data import render_numbers, synthesize
 from kerasvhn.data.preparation import _prepare_one
 from kerasvhn.framing import frame
 from kerasvhn.predict import Reading, load_image, read_frames, read_numbers, readings_of
-from kerasvhn.presets import PRETRAINED, pretrained_weights_path
+from kerasvhn.presets import LOCATED_SEEDS, PRETRAINED, pretrained_weights_path
 from scripted_model import FixedBoxes, ScriptedModel
 
 FIXTURE = Path(__file__).resolve().parent / "data" / "svhn-train-sample"
@@ -40,6 +40,27 @@ def test_shipped_weights_are_small_and_in_the_package():
     assert os.path.getsize(path) + os.path.getsize(pretrained_locator_path("locator_synthetic")) <= 30 * 1000 * 1000
     assert Path(path).parent.parent == Path(kerasvhn.__file__).parent
     assert "kerasvhn train" in PRETRAINED["small_synthetic"]["recipe"]
+
+
+def test_the_shipped_recipe_is_commands_the_cli_takes():
+    import shlex
+
+    from kerasvhn.cli import build_parser
+
+    commands = PRETRAINED["small_synthetic"]["recipe"].split(" && ")
+    parsed = [build_parser().parse_args(shlex.split(command)[2:]) for command in commands]
+    assert all(command.startswith("KERAS_BACKEND=tensorflow kerasvhn train ") for command in commands)
+    assert str(parsed[-1].out) == "small_synthetic.weights.h5"
+    for earlier, later in zip(parsed, parsed[1:]):  # each stage starts from the one before
+        assert str(later.initial_weights or later.widen_from) == str(earlier.out)
+    located = [args for args in parsed if args.located_photos]
+    assert [args.seed for args in located] == list(LOCATED_SEEDS)
+    streams = PRETRAINED["small_synthetic"]["training_streams"]
+    for args in located:  # every stream drawn is recorded, so evaluations can refuse it
+        assert {"purpose": "train", "seed": args.seed, "split": "train", "count": 17_500,
+                "generator": "photo_scenes-2", "located": [16_000, 1_500]} in streams
+        assert any(s["purpose"] == "train" and s["seed"] == args.seed and s.get("count") == args.count
+                   and s.get("generator") == 2 for s in streams)
 
 
 def test_unknown_preset_names_the_choices():
