@@ -162,7 +162,7 @@ def train_on_synthetic(
     history = model.fit(batches, epochs=epochs, validation_data=(centre_crops(val_images), val_labels),
                         callbacks=[clock, *callbacks], verbose=verbose)
     per_epoch = {key: [float(v) for v in values] for key, values in history.history.items()}
-    return model, per_epoch, clock.images_per_second(train_count)
+    return model, per_epoch, clock.images_per_second(len(training[1]["length"]))
 
 
 def render_located(small, large, seed, workers=2, log=print, progress=True):
