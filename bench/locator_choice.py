@@ -202,7 +202,9 @@ def main():
 
 def _pair_name(locator, reader, readers):
     """A row's name: the locator, and the reader when several are compared."""
-    return locator if readers == 1 else f"{locator}, reader {reader or 'small_synthetic'}"
+    from kerasvhn.saving import DEFAULT_MODEL
+
+    return locator if readers == 1 else f"{locator}, reader {reader or DEFAULT_MODEL}"
 
 
 def _save(args, table, boxes):

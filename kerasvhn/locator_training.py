@@ -29,6 +29,7 @@ from PIL import Image
 
 from kerasvhn.checks import check_int
 from kerasvhn.data import photo_scenes
+from kerasvhn.data.located_crops import decoy_size
 from kerasvhn.data.photo_scenes import render_encoded
 from kerasvhn.data.synth import stream
 from kerasvhn.locator import STRIDE, NumberLocator, fit_photo, iou
@@ -47,10 +48,6 @@ BOX_CELLS = 0.3
 #: moved by up to this share of its width and height, each side scaled by up to this
 #: factor either way: the first look's errors.
 LOOK_SHIFT, LOOK_SCALE = 0.15, 1.25
-#: A decoy window (`decoy_window`) is cut around a random box this share of the photo's
-#: width wide (log-uniform) and this many times as high as wide: where a first look's
-#: false box might lie.
-DECOY_WIDTH, DECOY_ASPECT = (0.02, 0.4), (0.25, 1.5)
 #: Size buckets of the scores: the number's width as a share of the photo's width.
 SIZE_BUCKETS = ((0.0, 0.05), (0.05, 0.15), (0.15, 1.01))
 
@@ -208,14 +205,13 @@ def look_window(rng, image, truth, crop, factor, side):
 
 def decoy_window(rng, image, truth, crop, factor, side):
     """One training window cut as the second look cuts one around a box that need
-    not hold a number: a random box (DECOY_WIDTH, DECOY_ASPECT) anywhere in the
-    photo, as a first look's false box might lie. The window's targets are the
+    not hold a number: a random box (`kerasvhn.data.located_crops.decoy_size`)
+    anywhere in the photo, as a first look's false box might lie. The window's targets are the
     numbers it shows, often none, so the second look learns not to make a number of
     what surrounds a false box. Returns what `training_window` returns."""
     from kerasvhn.locator import Box
 
-    width = image.size[0] * math.exp(rng.uniform(math.log(DECOY_WIDTH[0]), math.log(DECOY_WIDTH[1])))
-    height = width * math.exp(rng.uniform(math.log(DECOY_ASPECT[0]), math.log(DECOY_ASPECT[1])))
+    width, height = decoy_size(rng, image.size[0])
     left = rng.uniform(0, max(0.0, image.size[0] - width))
     top = rng.uniform(0, max(0.0, image.size[1] - height))
     return cut_look(image, truth, Box(left, top, width, height, 1.0), crop, factor, side)

@@ -136,7 +136,9 @@ PRETRAINED = {
         # purpose-keyed stream can repeat them. Stage 3 drew purposes train and
         # validation, seed 0; stage 4 the same purposes, seed 1; stage 5 seed 2; stage 6 seed 3;
         # stage 7 seed 4; stage 8 seed 5, with its styles; stage 9 and up seeds 9 and up, with
-        # stage 8's styles, and the photos of purpose train of those seeds (photo_scenes).
+        # stage 8's styles, and the photos of purpose train of those seeds (photo_scenes);
+        # stage 9 was run from a scratch script that drew 1,000 validation images, not the
+        # command's 2,000: the larger count is recorded (they are only scored, never fitted).
         "training_streams": [
             *({"purpose": "legacy", "seed": seed, "split": "train", "count": count}
               for seed, count in ((0, 100_000), (2, 2_000), (1, 100_000), (3, 2_000))),

@@ -8,10 +8,10 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from kerasvhn import locator_training
+from kerasvhn.data.located_crops import DECOY_ASPECT, DECOY_WIDTH
 from kerasvhn.data.photo_scenes import render_encoded
 from kerasvhn.locator import Box, NumberLocator
-from kerasvhn.locator_training import (DECOY_ASPECT, DECOY_WIDTH, LOOK_SCALE, LocatorBatches, decoy_window, look_window,
-                                       train_locator)
+from kerasvhn.locator_training import LOOK_SCALE, LocatorBatches, decoy_window, look_window, train_locator
 from kerasvhn.second_look import MATCH_IOU, look_again, window_around, window_pixels
 from stand_in_locator import BrightPlate
 

@@ -39,7 +39,8 @@ BOX_SCALE = (1.1, 1.3)
 #: Numbers less high than this in the photo (pixels) give no crop: a blur the reader
 #: cannot read and should not learn to guess at.
 MIN_HEIGHT = 8.0
-#: A decoy box's width (shares of the photo's width) and height / width.
+#: A decoy box's width (shares of the photo's width) and height / width: where a first
+#: look's false box lies (also the locator's decoy windows, `locator_training.decoy_window`).
 DECOY_WIDTH, DECOY_ASPECT = (0.02, 0.4), (0.25, 1.5)
 _STREAM = 11  # the crops' own random streams: (purpose, seed, index, split, _STREAM)
 
@@ -60,12 +61,18 @@ def jittered_box(rng, box):
     return cx - width / 2, cy - height / 2, width, height
 
 
+def decoy_size(rng, photo_width):
+    """A decoy box's (width, height) in pixels: log-uniform in DECOY_WIDTH of the
+    photo's width, and in DECOY_ASPECT of that width high."""
+    width = photo_width * math.exp(rng.uniform(math.log(DECOY_WIDTH[0]), math.log(DECOY_WIDTH[1])))
+    return width, width * math.exp(rng.uniform(math.log(DECOY_ASPECT[0]), math.log(DECOY_ASPECT[1])))
+
+
 def decoy_box(rng, boxes, width, height, tries=20):
     """A random box in a width x height photo whose framed crop (30% wider) touches
     none of `boxes` (left, top, width, height), or None when `tries` draws all did."""
     for _ in range(tries):
-        w = width * math.exp(rng.uniform(math.log(DECOY_WIDTH[0]), math.log(DECOY_WIDTH[1])))
-        h = w * math.exp(rng.uniform(math.log(DECOY_ASPECT[0]), math.log(DECOY_ASPECT[1])))
+        w, h = decoy_size(rng, width)
         if w > width or h > height:
             continue
         left, top = rng.uniform(0, width - w), rng.uniform(0, height - h)
