@@ -12,7 +12,7 @@ DESCRIPTION = (
     "Prints each image's number and confidence (the model's probability that the answer is right; for \"\", "
     "that the image shows no number). By default (with the shipped locator installed, or --locator) images are "
     "read in two stages: the whole image is read as one frame first, and a number read there with confidence "
-    "0.5 or more is the answer (a photo framed around its number); otherwise the locator finds the numbers, each "
+    "0.7 or more is the answer (a photo framed around its number); otherwise the locator finds the numbers, each "
     "box is cropped with the paper's 30% margin and read, and the number read with the highest confidence times "
     "its box's score is the answer, with its box (left, top, width, height in the photo's upright pixels); when "
     "no box holds a number the whole-frame "
