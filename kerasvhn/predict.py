@@ -298,14 +298,12 @@ def read_photos_located(model, locator, images, batch_size=256, min_confidence=M
             owners.append((index, box))
     boxed = [[] for _ in images]
     readings = read_frames(model, np.stack(frames), batch_size, min_confidence) if frames else []
+    box_images = [images[index] for index, _ in owners]
+    box_rects = [(box.left, box.top, box.width, box.height) for _, box in owners]
     if unstack and readings:
-        readings = prefer_unstacked(model, [images[index] for index, _ in owners],
-                                    [(box.left, box.top, box.width, box.height) for _, box in owners], readings,
-                                    batch_size, min_confidence)
-    if readings and reframe:
-        readings = prefer_reframed(model, [images[index] for index, _ in owners],
-                                   [(box.left, box.top, box.width, box.height) for _, box in owners], readings,
-                                   batch_size=batch_size)
+        readings = prefer_unstacked(model, box_images, box_rects, readings, batch_size, min_confidence)
+    if reframe and readings:
+        readings = prefer_reframed(model, box_images, box_rects, readings, batch_size=batch_size)
     for (index, box), reading in zip(owners, readings):
         where = tuple(float(v) for v in (box.left, box.top, box.width, box.height))
         boxed[index].append(reading._replace(box=where, box_score=float(box.score)))
